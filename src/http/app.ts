@@ -1,0 +1,64 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../clock.js';
+import type { Config } from '../config/config.js';
+import type { TruedyClient } from '../upstream/truedy-client.js';
+import { errorHandler } from './error-handler.js';
+import { AppError } from './errors.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { requestContext } from './middleware/request-context.js';
+import { cloneHandler } from './routes/clone.js';
+import { healthHandler, type Lifecycle, readyHandler } from './routes/health.js';
+import { getVoiceHandler } from './routes/voices.js';
+
+/** Everything the app is built from; tests build exactly what they need. */
+export interface AppDeps {
+  config: Config;
+  upstream: TruedyClient;
+  upstreamName: 'truedy' | 'sandbox';
+  logger: Logger;
+  clock?: Clock;
+  metrics?: Metrics;
+  lifecycle?: Lifecycle;
+  /** Reachability of the shared store (Redis); absent when none is configured. */
+  storeHealthy?: () => Promise<boolean>;
+}
+
+/** Builds the Express app; it does not listen (only main.ts does). */
+export function createApp(deps: AppDeps): Express {
+  const { config, logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const metrics = deps.metrics ?? createMetrics();
+  const lifecycle = deps.lifecycle ?? { draining: false };
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.set('query parser', 'simple');
+
+  app.use(requestContext(logger, metrics, clock));
+  app.use(helmet());
+
+  app.get('/healthz', healthHandler);
+  app.get(
+    '/readyz',
+    readyHandler({
+      lifecycle,
+      upstreamName: deps.upstreamName,
+      storeHealthy: deps.storeHealthy ?? (() => true),
+      redisConfigured: Boolean(config.redisUrl),
+    }),
+  );
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  // While draining, new work is refused; in-flight requests finish (SPEC "Operations").
+  app.use('/api', (_req, _res, next) => next(lifecycle.draining ? AppError.of('shutting_down') : undefined));
+  app.post('/api/voices/clone', cloneHandler({ config, upstream: deps.upstream, clock, metrics }));
+  app.get('/api/voices/:id', getVoiceHandler({ upstream: deps.upstream, clock }));
+
+  app.use((req, _res, next) => next(AppError.of('not_found', `No route for ${req.method} ${req.path}.`)));
+  app.use(errorHandler(logger, () => new Date(clock.now())));
+  return app;
+}

@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError, loadConfig } from './config/config.js';
+import { createLogger } from './logger.js';
+import { createSandboxApp } from './sandbox/sandbox-app.js';
+import { createService } from './service.js';
+
+/** Listens and resolves once the server is bound. */
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server.address() as AddressInfo));
+  });
+}
+
+async function main() {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`truedy-voice-bff: configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+
+  // No key outside production: run against the embedded fake Truedy, and say so loudly (SPEC "Running it").
+  let sandbox: Server | undefined;
+  let baseUrl = config.truedyBaseUrl;
+  let apiKey = config.truedyApiKey;
+  if (!apiKey) {
+    apiKey = `sandbox_${randomBytes(16).toString('hex')}`;
+    sandbox = createServer(createSandboxApp({ apiKey }));
+    const { port } = await listen(sandbox, 0, '127.0.0.1');
+    baseUrl = `http://127.0.0.1:${port}`;
+    logger.warn(
+      { upstream: baseUrl },
+      'TRUEDY_API_KEY is not set: running against the built-in SANDBOX (a fake Truedy). No real voices are cloned.',
+    );
+  }
+
+  const service = createService(config, {
+    logger,
+    apiKey,
+    baseUrl,
+    upstreamName: sandbox ? 'sandbox' : 'truedy',
+  });
+  const server = createServer(service.app);
+  server.headersTimeout = config.headersTimeoutMs;
+  server.requestTimeout = config.requestTimeoutMs;
+  const address = await listen(server, config.port, config.host);
+  logger.info({ url: `http://${address.address}:${address.port}` }, 'truedy-voice-bff listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    // SPEC "Operations": readyz 503 at once, stop taking connections, let in-flight requests finish.
+    service.lifecycle.draining = true;
+    logger.info({ signal, timeout_ms: config.shutdownTimeoutMs }, 'draining');
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => {
+      logger.warn('drain timeout: closing remaining connections');
+      server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
+    await closed;
+    clearTimeout(timer);
+    await service.close();
+    sandbox?.close();
+    sandbox?.closeAllConnections();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+await main();

@@ -1,0 +1,80 @@
+/** The one voice shape this service answers (SPEC "The normalized Voice"). */
+export interface Voice {
+  id: string;
+  name: string;
+  provider: string | null;
+  type: 'custom' | 'reference';
+  language: string | null;
+  status: 'training' | 'active' | 'failed';
+  created_at: string;
+  updated_at: string;
+  gender: string | null;
+  accent: string | null;
+  preview_url: string | null;
+}
+
+const STATUS: Record<string, Voice['status']> = {
+  training: 'training',
+  processing: 'training',
+  pending: 'training',
+  queued: 'training',
+  in_progress: 'training',
+  active: 'active',
+  ready: 'active',
+  completed: 'active',
+  succeeded: 'active',
+  failed: 'failed',
+  error: 'failed',
+};
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+/** Result of normalizing: the voice, or null when upstream gave no id (SPEC: 502 upstream_invalid_response). */
+export interface NormalizeResult {
+  voice: Voice | null;
+  /** Set when upstream sent a status outside SPEC's table, so the caller can log it. */
+  unknownStatus?: unknown;
+}
+
+/**
+ * Maps whatever voice object Truedy sent to SPEC's Voice. Pure: `receivedAt` stands in for
+ * missing timestamps, `fallbackName` for a missing name.
+ */
+export function normalizeVoice(raw: unknown, fallbackName: string, receivedAt: Date): NormalizeResult {
+  if (typeof raw !== 'object' || raw === null) return { voice: null };
+  const v = raw as Record<string, unknown>;
+  const id = typeof v.id === 'string' && v.id !== '' ? v.id : typeof v.id === 'number' ? String(v.id) : null;
+  if (id === null) return { voice: null };
+
+  const type: Voice['type'] =
+    v.type === 'custom' || v.type === 'reference'
+      ? v.type
+      : typeof v.is_custom === 'boolean'
+        ? v.is_custom
+          ? 'custom'
+          : 'reference'
+        : 'custom';
+  const rawStatus = typeof v.status === 'string' ? v.status.toLowerCase() : undefined;
+  const status = rawStatus === undefined ? undefined : STATUS[rawStatus];
+  const created = isoOrNull(v.created_at) ?? receivedAt.toISOString();
+  const voice: Voice = {
+    id,
+    name: str(v.name) ?? fallbackName,
+    provider: str(v.provider),
+    type,
+    language: str(v.language),
+    status: status ?? 'training',
+    created_at: created,
+    updated_at: isoOrNull(v.updated_at) ?? created,
+    gender: str(v.gender),
+    accent: str(v.accent),
+    preview_url: str(v.preview_url),
+  };
+  return status === undefined ? { voice, unknownStatus: v.status } : { voice };
+}
+
+/** Keeps upstream's timestamp text when it is a parseable date (SPEC keeps "upstream value"). */
+function isoOrNull(v: unknown): string | null {
+  if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) return null;
+  return v;
+}

@@ -1,0 +1,17 @@
+import { createLogger } from '../logger.js';
+import { createSandboxApp } from './sandbox-app.js';
+
+/** `npm run sandbox`: the fake Truedy on its own (SANDBOX_HOST, SANDBOX_PORT, SANDBOX_API_KEY). */
+const host = process.env.SANDBOX_HOST ?? '127.0.0.1';
+const port = Number(process.env.SANDBOX_PORT ?? 4010);
+const apiKey = process.env.SANDBOX_API_KEY ?? 'sandbox-key';
+const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
+
+const server = createSandboxApp({ apiKey }).listen(port, host, () => {
+  logger.warn(
+    { url: `http://${host}:${port}` },
+    `Truedy sandbox (fake Truedy, no real voices) listening on http://${host}:${port}; use TRUEDY_BASE_URL=http://${host}:${port} TRUEDY_API_KEY=${apiKey}`,
+  );
+});
+for (const signal of ['SIGTERM', 'SIGINT'] as const)
+  process.once(signal, () => server.close(() => process.exit(0)));

@@ -1,0 +1,257 @@
+import type { Readable } from 'node:stream';
+import got, { type RequestError } from 'got';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { AppError } from '../http/errors.js';
+import { type UpstreamOperation, upstreamError } from '../normalize/upstream-error.js';
+import type { UpstreamGate } from '../stores/upstream-gate.js';
+import {
+  type AttemptOutcome,
+  decideRetry,
+  type RetrySettings,
+  retryAfterSeconds,
+  upstreamWait,
+} from './retry-policy.js';
+
+/** A request body that can be produced again, byte for byte, for every attempt. */
+export interface ReplayableBody {
+  contentLength: number;
+  open(): Readable;
+}
+
+/** Per-call context: who asked, and the signal that fires when they go away. */
+export interface CallContext {
+  requestId: string;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** A 2xx from Truedy, with what the route needs to answer. */
+export interface UpstreamSuccess {
+  status: number;
+  /** The voice object: the envelope's `data`, or the body itself when it has no envelope. */
+  data: unknown;
+  attempts: number;
+  upstreamRequestId: string | null;
+  receivedAt: Date;
+}
+
+/** What the metrics want to know about each attempt and wait. */
+export interface UpstreamObserver {
+  attempt(operation: UpstreamOperation, outcome: string, seconds: number): void;
+  wait(operation: UpstreamOperation, seconds: number): void;
+}
+
+/** The two Truedy calls this service makes. */
+export interface TruedyClient {
+  cloneVoice(body: ReplayableBody, ctx: CallContext): Promise<UpstreamSuccess>;
+  getVoice(id: string, ctx: CallContext): Promise<UpstreamSuccess>;
+}
+
+/** Everything the client depends on, injected. */
+export interface TruedyClientOptions {
+  baseUrl: string;
+  apiKey: string;
+  timeoutMs: number;
+  retry: RetrySettings;
+  gate: UpstreamGate;
+  clock: Clock;
+  random?: () => number;
+  observer?: UpstreamObserver;
+}
+
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+/**
+ * Builds the Truedy client. got is the transport for single attempts, with its own retry off: the
+ * loop here owns retries because each attempt must first pass the shared cooldown and pacing gate
+ * (which may live in Redis) and every wait must stop when the caller disconnects; got's
+ * `calculateDelay` can do neither, and the pure `decideRetry` stays testable on its own.
+ */
+export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
+  const { clock, gate, retry } = options;
+  const random = options.random ?? Math.random;
+  const authorization = `Bearer ${options.apiKey}`;
+
+  async function attemptOnce(
+    method: 'GET' | 'POST',
+    url: string,
+    body: ReplayableBody | undefined,
+    ctx: CallContext,
+  ): Promise<{ outcome: AttemptOutcome; text?: string }> {
+    const stream = body?.open();
+    try {
+      const res = await got(url, {
+        method,
+        body: stream,
+        headers: {
+          authorization,
+          accept: 'application/json',
+          'x-request-id': ctx.requestId,
+          ...(body
+            ? { 'content-type': 'application/json', 'content-length': String(body.contentLength) }
+            : {}),
+        },
+        timeout: { request: options.timeoutMs },
+        retry: { limit: 0 },
+        throwHttpErrors: false,
+        followRedirect: false,
+        signal: ctx.signal,
+        responseType: 'text',
+      });
+      return {
+        outcome: {
+          kind: 'response',
+          status: res.statusCode,
+          headers: res.headers,
+          body: parseJson(res.body),
+        },
+        text: res.body,
+      };
+    } catch (error) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      const e = error as RequestError;
+      if (e.name === 'TimeoutError') return { outcome: { kind: 'timeout' } };
+      if (e.code && CONNECT_FAILURES.has(e.code)) return { outcome: { kind: 'connect_failed' } };
+      ctx.log.warn({ err: { code: e.code, message: e.message } }, 'upstream connection failed');
+      return { outcome: { kind: 'network' } };
+    } finally {
+      stream?.destroy();
+    }
+  }
+
+  /** Waits for a send slot that respects cooldown and pacing, or gives up when the budget cannot cover it. */
+  async function waitForSlot(op: UpstreamOperation, deadline: number, attempts: number, ctx: CallContext) {
+    for (;;) {
+      const now = clock.now();
+      const slot = await gate.reserve(now, deadline);
+      if (!slot.ok)
+        throw rateLimited(slot.at - now, attempts, 'pacing or cooldown wait exceeds the retry budget');
+      if (slot.at > now) {
+        ctx.log.info({ op, waitMs: slot.at - now, reason: 'pacing' }, 'waiting for an upstream slot');
+        options.observer?.wait(op, (slot.at - now) / 1000);
+        await clock.sleep(slot.at - now, ctx.signal);
+      }
+      // A 429 seen elsewhere while we waited moves the whole queue behind the announced reset.
+      if ((await gate.cooldownUntil()) <= clock.now()) return;
+    }
+  }
+
+  async function call(
+    op: UpstreamOperation,
+    method: 'GET' | 'POST',
+    url: string,
+    body: ReplayableBody | undefined,
+    ctx: CallContext,
+  ): Promise<UpstreamSuccess> {
+    const start = clock.now();
+    const deadline = start + retry.budgetMs;
+    for (let attempt = 1; ; attempt++) {
+      await waitForSlot(op, deadline, attempt - 1, ctx);
+      const t0 = clock.now();
+      const { outcome } = await attemptOnce(method, url, body, ctx);
+      const label = outcome.kind === 'response' ? String(outcome.status) : outcome.kind;
+      const seconds = (clock.now() - t0) / 1000;
+      options.observer?.attempt(op, label, seconds);
+      ctx.log.info(
+        { op, attempt, outcome: label, durationMs: Math.round(seconds * 1000) },
+        'upstream attempt',
+      );
+
+      if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) {
+        return success(outcome.status, outcome.body, attempt, outcome.headers, clock.now());
+      }
+      if (outcome.kind === 'response' && outcome.status === 429) {
+        const told = upstreamWait(outcome.headers, outcome.body, clock.now());
+        if (told) await gate.setCooldown(clock.now() + told.ms);
+      }
+      const decision = decideRetry({
+        outcome,
+        attempt,
+        elapsedMs: clock.now() - start,
+        idempotent: method === 'GET',
+        settings: retry,
+        now: clock.now(),
+        random,
+      });
+      if (!decision.retry) {
+        ctx.log.info({ op, attempt, reason: decision.reason }, 'upstream: giving up');
+        throw finalError(op, outcome, decision.retryAfterMs, attempt);
+      }
+      ctx.log.info({ op, attempt, waitMs: decision.delayMs, source: decision.source }, 'upstream: retrying');
+      options.observer?.wait(op, decision.delayMs / 1000);
+      await clock.sleep(decision.delayMs, ctx.signal);
+    }
+  }
+
+  return {
+    cloneVoice: (body, ctx) => call('clone', 'POST', `${options.baseUrl}/voices/clone`, body, ctx),
+    // One encoded path segment: no id can reach another Truedy route (SPEC).
+    getVoice: (id, ctx) =>
+      call('get', 'GET', `${options.baseUrl}/voices/${encodeURIComponent(id)}`, undefined, ctx),
+  };
+}
+
+function success(
+  status: number,
+  body: unknown,
+  attempts: number,
+  headers: Record<string, string | string[] | undefined>,
+  now: number,
+): UpstreamSuccess {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as {
+    data?: unknown;
+    meta?: { request_id?: unknown };
+  };
+  const fromBody = typeof b.meta?.request_id === 'string' ? b.meta.request_id : null;
+  const fromHeader = typeof headers['x-request-id'] === 'string' ? headers['x-request-id'] : null;
+  return {
+    status,
+    data: typeof b.data === 'object' && b.data !== null ? b.data : body,
+    attempts,
+    upstreamRequestId: fromBody ?? fromHeader,
+    receivedAt: new Date(now),
+  };
+}
+
+function finalError(
+  op: UpstreamOperation,
+  outcome: AttemptOutcome,
+  retryAfterMs: number | undefined,
+  attempts: number,
+): AppError {
+  const attemptsHeader = { 'X-Upstream-Attempts': String(attempts) };
+  switch (outcome.kind) {
+    case 'connect_failed':
+    case 'network':
+      return AppError.of('upstream_unavailable', undefined, undefined, attemptsHeader);
+    case 'timeout':
+      return AppError.of('upstream_timeout', undefined, undefined, attemptsHeader);
+    case 'response': {
+      if (outcome.status === 429)
+        return rateLimited(retryAfterMs ?? 1000, attempts, 'Truedy kept answering 429');
+      const e = upstreamError(outcome.status, outcome.body, op);
+      return new AppError(e.status, e.code, e.message, e.details, attemptsHeader);
+    }
+  }
+}
+
+function rateLimited(waitMs: number, attempts: number, why: string): AppError {
+  const seconds = retryAfterSeconds(waitMs);
+  return AppError.of(
+    'upstream_rate_limited',
+    undefined,
+    { retry_after_seconds: Number(seconds), reason: why },
+    attempts > 0
+      ? { 'Retry-After': seconds, 'X-Upstream-Attempts': String(attempts) }
+      : { 'Retry-After': seconds },
+  );
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

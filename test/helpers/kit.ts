@@ -1,0 +1,224 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import { type Config, loadConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
+import { createService, type ServiceOptions } from '../../src/service.js';
+
+/** The shared audio fixtures (../shared/fixtures, see its README). */
+export const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures');
+export const audio = (name: string) => path.join(FIXTURES, 'audio', name);
+export const notAudio = (name: string) => path.join(FIXTURES, 'not-audio', name);
+
+export const TEST_KEY = 'tk_test_key_do_not_leak_0123456789';
+
+/** A fresh, empty spool folder for one test. */
+export function tempDir(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'bff-test-'));
+}
+
+/** Files left in a folder. */
+export function filesIn(dir: string): string[] {
+  return readdirSync(dir);
+}
+
+/** Config for tests: millisecond retry settings, no pacing, a private spool folder; overrides win. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    TRUEDY_API_KEY: TEST_KEY,
+    UPLOAD_DIR: tempDir(),
+    RETRY_BASE_DELAY_MS: '5',
+    RETRY_MAX_DELAY_MS: '2000',
+    RETRY_BUDGET_MS: '5000',
+    UPSTREAM_RATE_LIMIT_PER_MINUTE: '0',
+    RATE_LIMIT_MAX: '1000',
+    LOG_LEVEL: 'info',
+    ...overrides,
+  });
+}
+
+/** A logger whose lines are kept in memory, so tests can read (and scan) what was logged. */
+export function memoryLogger(level = 'info'): {
+  logger: Logger;
+  lines: Record<string, unknown>[];
+  text: () => string;
+} {
+  const raw: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      raw.push(String(chunk));
+      done();
+    },
+  });
+  const logger = createLogger(level, sink);
+  return {
+    logger,
+    get lines() {
+      return raw
+        .flatMap((r) => r.split('\n').filter(Boolean))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    text: () => raw.join(''),
+  };
+}
+
+/** A running HTTP server on 127.0.0.1 and a port of its own. */
+export interface Running {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** Listens on 127.0.0.1:0. */
+export async function listen(
+  handler: Express | ((req: IncomingMessage, res: ServerResponse) => void),
+): Promise<Running> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The product sandbox on its own port. */
+export function startSandbox(options: { activateAfterMs?: number; apiKey?: string } = {}) {
+  return listen(createSandboxApp({ apiKey: options.apiKey ?? TEST_KEY, ...options }));
+}
+
+/** One request a fake upstream received. */
+export interface Received {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+  sha256: string;
+  at: number;
+}
+
+/** How a scripted fake answers one request. */
+export type Reply =
+  | { status: number; headers?: Record<string, string>; body?: unknown }
+  | { hang: true }
+  | { destroy: 'before-body' | 'after-body' };
+
+/**
+ * A scriptable fake Truedy over real HTTP: answers the queued replies in order, then `fallback`
+ * (a 201 voice by default), and records every request it received.
+ */
+export async function startFakeUpstream(queue: Reply[] = [], fallback?: (r: Received) => Reply) {
+  const received: Received[] = [];
+  const hanging: ServerResponse[] = [];
+  const running = await listen((req: IncomingMessage, res: ServerResponse) => {
+    if (queue[0] && 'destroy' in queue[0] && queue[0].destroy === 'before-body') {
+      queue.shift();
+      req.socket.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const r: Received = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body,
+        sha256: createHash('sha256').update(body).digest('hex'),
+        at: Date.now(),
+      };
+      received.push(r);
+      const reply = queue.shift() ?? fallback?.(r) ?? voiceReply(r);
+      if ('hang' in reply) {
+        hanging.push(res);
+        return;
+      }
+      if ('destroy' in reply) {
+        req.socket.destroy();
+        return;
+      }
+      const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body ?? {});
+      res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+      res.end(text);
+    });
+  });
+  return {
+    ...running,
+    received,
+    queue,
+    close: async () => {
+      for (const h of hanging) h.destroy();
+      await running.close();
+    },
+  };
+}
+
+/** A 201 in the OpenAPI's first documented shape, echoing the name sent. */
+export function voiceReply(r?: Received): Reply {
+  const name = r?.body.length ? (JSON.parse(r.body.toString()) as { name?: string }).name : 'Voice';
+  return {
+    status: 201,
+    body: {
+      data: {
+        id: 'voice_custom123',
+        name,
+        provider: 'elevenlabs',
+        type: 'custom',
+        language: 'en-US',
+        status: 'training',
+        created_at: '2026-03-03T20:30:21.310278Z',
+        updated_at: '2026-03-03T20:30:21.310278Z',
+      },
+      meta: { request_id: 'req_up_1', ts: '2026-03-03T20:30:21.310278Z' },
+    },
+  };
+}
+
+/** Truedy's documented 429: no Retry-After, `reset_at` in the body against `meta.ts`. */
+export function truedy429(resetInMs: number, serverNow = Date.now()): Reply {
+  return {
+    status: 429,
+    body: {
+      error: {
+        code: 'rate_limit_exceeded',
+        message: 'Rate limit exceeded',
+        details: { limit: 100, reset_at: new Date(serverNow + resetInMs).toISOString() },
+      },
+      meta: { ts: new Date(serverNow).toISOString() },
+    },
+  };
+}
+
+/** Builds the service against `baseUrl` with a memory logger; returns the app and what it logged. */
+export function buildService(
+  config: Config,
+  baseUrl: string,
+  options: Partial<ServiceOptions> & { logLevel?: string } = {},
+) {
+  const log = memoryLogger(options.logLevel ?? 'info');
+  const service = createService(config, { logger: log.logger, baseUrl, ...options });
+  return { ...service, log, config };
+}
+
+/** True when a string holds a raw C0 control character, U+2028 or U+2029 (never valid unescaped in our JSON). */
+export function hasRawControl(s: string): boolean {
+  for (const ch of s) {
+    const c = ch.codePointAt(0) as number;
+    if (c < 0x20 || c === 0x2028 || c === 0x2029) return true;
+  }
+  return false;
+}

@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from '@jest/globals';
+import { base64Chunks, base64Length, createCloneBody, jsonString } from '../../src/upload/clone-body.js';
+import { hasRawControl, tempDir } from '../helpers/kit.js';
+
+async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of stream) out.push(Buffer.from(c));
+  return Buffer.concat(out);
+}
+
+describe('base64Chunks', () => {
+  it.each([0, 1, 2, 3, 4, 5, 6, 7])(
+    'encodes %i bytes split at every point like one-shot base64',
+    async (n) => {
+      const data = randomBytes(n);
+      for (let cut = 0; cut <= n; cut++) {
+        const pieces = [data.subarray(0, cut), data.subarray(cut)];
+        const encoded = await collect(base64Chunks(Readable.from(pieces)));
+        expect(encoded.toString('latin1')).toBe(data.toString('base64'));
+      }
+    },
+  );
+
+  it('is exact for random chunkings of a larger buffer', async () => {
+    const data = randomBytes(10_000);
+    for (let trial = 0; trial < 20; trial++) {
+      const pieces: Buffer[] = [];
+      for (let i = 0; i < data.length; ) {
+        const len = 1 + Math.floor(Math.random() * 700);
+        pieces.push(data.subarray(i, i + len));
+        i += len;
+      }
+      expect((await collect(base64Chunks(Readable.from(pieces)))).toString()).toBe(data.toString('base64'));
+    }
+  });
+
+  it('never emits line breaks', async () => {
+    const out = await collect(base64Chunks(Readable.from([randomBytes(100_000)])));
+    expect(out.includes('\n')).toBe(false);
+  });
+});
+
+describe('jsonString', () => {
+  it.each([
+    'plain',
+    'quote " and backslash \\ and C:\\Users\\me\\voice.mp3',
+    'controls \u0000\u0001\b\f\n\r\t\u001f',
+    'emoji 🎙️ and 中文 and é',
+    'line sep \u2028 para sep \u2029',
+    'lone surrogate \ud800 end',
+    '</script><!--',
+  ])('round-trips %j as JSON', (s) => {
+    const literal = jsonString(s);
+    expect(JSON.parse(literal)).toBe(s);
+    expect(hasRawControl(literal)).toBe(false);
+  });
+
+  it('keeps lone surrogates recoverable as escapes', () => {
+    expect(jsonString('\ud800')).toBe('"\\ud800"');
+  });
+});
+
+describe('createCloneBody', () => {
+  const READ_CHUNK = 3 * 64 * 1024;
+  const sizes = [
+    0,
+    1,
+    2,
+    3,
+    4,
+    READ_CHUNK - 1,
+    READ_CHUNK,
+    READ_CHUNK + 1,
+    READ_CHUNK + 2,
+    2 * READ_CHUNK + 1,
+  ];
+
+  it('streams valid JSON whose files decode byte-exactly, with an exact Content-Length', async () => {
+    const dir = tempDir();
+    const files = sizes.map((size, i) => {
+      const p = path.join(dir, `f${i}`);
+      const data = randomBytes(size);
+      writeFileSync(p, data);
+      return { data, spooled: { filename: `f"${i}\\.mp3`, path: p, size, contentType: 'audio/mpeg' } };
+    });
+    const body = createCloneBody(
+      'Name "quoted" \u2028 🎙️',
+      files.map((f) => f.spooled),
+    );
+    const bytes = await collect(body.open());
+    expect(bytes.length).toBe(body.contentLength);
+    const parsed = JSON.parse(bytes.toString('utf8')) as {
+      name: string;
+      files: { filename: string; data: string; content_type: string }[];
+    };
+    expect(parsed.name).toBe('Name "quoted" \u2028 🎙️');
+    expect(Object.keys(parsed)).toEqual(['name', 'files']);
+    parsed.files.forEach((f, i) => {
+      expect(f.filename).toBe(`f"${i}\\.mp3`);
+      expect(f.content_type).toBe('audio/mpeg');
+      expect(f.data).toMatch(/^[A-Za-z0-9+/]*={0,2}$/);
+      expect(f.data.length).toBe(base64Length(sizes[i] as number));
+      expect(Buffer.from(f.data, 'base64').equals(files[i]?.data as Buffer)).toBe(true);
+    });
+  });
+
+  it('produces byte-identical bodies every time it is opened (one per retry)', async () => {
+    const dir = tempDir();
+    const p = path.join(dir, 'a');
+    writeFileSync(p, randomBytes(300_001));
+    const body = createCloneBody('n', [
+      { filename: 'a.wav', path: p, size: 300_001, contentType: 'audio/wav' },
+    ]);
+    const [a, b] = [await collect(body.open()), await collect(body.open())];
+    expect(a.equals(b)).toBe(true);
+  });
+
+  it('base64Length is 4 * ceil(n / 3)', () => {
+    expect([0, 1, 2, 3, 4, 5, 6].map(base64Length)).toEqual([0, 4, 4, 4, 8, 8, 8]);
+  });
+});

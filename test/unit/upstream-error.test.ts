@@ -1,0 +1,58 @@
+import { describe, expect, it } from '@jest/globals';
+import { upstreamError } from '../../src/normalize/upstream-error.js';
+
+describe('upstreamError', () => {
+  it('relays 402 code, message and details', () => {
+    const e = upstreamError(
+      402,
+      {
+        error: {
+          code: 'insufficient_credits',
+          message: 'Insufficient credits for voice cloning',
+          details: { required_credits: 100, current_balance: 50 },
+        },
+      },
+      'clone',
+    );
+    expect([e.status, e.code, e.message, e.details]).toEqual([
+      402,
+      'insufficient_credits',
+      'Insufficient credits for voice cloning',
+      { required_credits: 100, current_balance: 50 },
+    ]);
+  });
+
+  it('relays 400 and falls back when the body is not Truedy JSON', () => {
+    expect(upstreamError(400, { error: { code: 'invalid_audio', message: 'bad' } }, 'clone')).toMatchObject({
+      status: 400,
+      code: 'invalid_audio',
+      message: 'bad',
+    });
+    expect(upstreamError(400, undefined, 'clone')).toMatchObject({ status: 400, code: 'bad_request' });
+  });
+
+  it('turns 422 detail[] into details.errors with code validation_error', () => {
+    const detail = [{ loc: ['body', 'name'], msg: 'too long', type: 'string_too_long' }];
+    expect(upstreamError(422, { detail }, 'clone')).toMatchObject({
+      status: 422,
+      code: 'validation_error',
+      details: { errors: detail },
+    });
+  });
+
+  it.each([401, 403])('%i means our key is wrong: 502 upstream_auth_failed', (status) => {
+    expect(upstreamError(status, {}, 'clone')).toMatchObject({ status: 502, code: 'upstream_auth_failed' });
+  });
+
+  it('404 is not_found for a read, upstream_error for a clone', () => {
+    expect(upstreamError(404, {}, 'get')).toMatchObject({ status: 404, code: 'not_found' });
+    expect(upstreamError(404, {}, 'clone')).toMatchObject({ status: 502, code: 'upstream_error' });
+  });
+
+  it.each([500, 502, 503, 418])('%i is 502 upstream_error', (status) => {
+    expect(upstreamError(status, { error: { code: 'x' } }, 'clone')).toMatchObject({
+      status: 502,
+      code: 'upstream_error',
+    });
+  });
+});
