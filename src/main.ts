@@ -48,7 +48,14 @@ async function main() {
     baseUrl,
     upstreamName: sandbox ? 'sandbox' : 'truedy',
   });
-  const server = createServer(service.app);
+  if (config.redisUrl && !(await service.ready(5000))) {
+    logger.error('Redis is not reachable yet: /readyz says 503 and clone requests are refused until it is');
+  }
+  // connectionsCheckingInterval: how often Node enforces headersTimeout/requestTimeout (default 30 s).
+  const server = createServer(
+    { connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs) },
+    service.app,
+  );
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
   const address = await listen(server, config.port, config.host);

@@ -4,6 +4,7 @@ import type { Config } from './config/config.js';
 import { type AppDeps, createApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
 import type { Lifecycle } from './http/routes/health.js';
+import { createRedisStores } from './stores/redis.js';
 import { createMemoryGate, type UpstreamGate } from './stores/upstream-gate.js';
 import { createTruedyClient } from './upstream/truedy-client.js';
 
@@ -27,12 +28,10 @@ export function createService(config: Config, options: ServiceOptions) {
   const clock = options.clock ?? systemClock;
   const metrics = createMetrics();
   const lifecycle = options.lifecycle ?? { draining: false };
-  const gate =
-    options.gate ??
-    createMemoryGate({
-      limit: config.upstreamRateLimitPerMinute,
-      windowMs: options.pacingWindowMs ?? 60_000,
-    });
+  const pacing = { limit: config.upstreamRateLimitPerMinute, windowMs: options.pacingWindowMs ?? 60_000 };
+  // REDIS_URL: limits, cooldown and pacing are shared by every instance (SPEC "Configuration").
+  const redis = config.redisUrl ? createRedisStores(config.redisUrl, pacing, options.logger) : undefined;
+  const gate = options.gate ?? redis?.gate ?? createMemoryGate(pacing);
   const apiKey = options.apiKey ?? config.truedyApiKey;
   if (!apiKey) throw new Error('createService: no Truedy API key');
   const upstream = createTruedyClient({
@@ -53,6 +52,19 @@ export function createService(config: Config, options: ServiceOptions) {
     clock,
     metrics,
     lifecycle,
+    rateLimitStore: redis?.rateLimitStore,
+    storeHealthy: redis?.healthy,
   });
-  return { app, lifecycle, metrics, gate, close: async () => {} };
+  return {
+    app,
+    lifecycle,
+    metrics,
+    gate,
+    redis,
+    /** Resolves once the shared store is connected (true), or after `timeoutMs` (false); true without Redis. */
+    ready: (timeoutMs: number) => redis?.ready(timeoutMs) ?? Promise.resolve(true),
+    close: async () => {
+      await redis?.close();
+    },
+  };
 }

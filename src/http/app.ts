@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import type { Store } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock.js';
@@ -7,6 +8,7 @@ import type { TruedyClient } from '../upstream/truedy-client.js';
 import { errorHandler } from './error-handler.js';
 import { AppError } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { clientAuth, cloneRateLimit, originGuard } from './middleware/guard.js';
 import { requestContext } from './middleware/request-context.js';
 import { cloneHandler } from './routes/clone.js';
 import { healthHandler, type Lifecycle, readyHandler } from './routes/health.js';
@@ -23,6 +25,8 @@ export interface AppDeps {
   lifecycle?: Lifecycle;
   /** Reachability of the shared store (Redis); absent when none is configured. */
   storeHealthy?: () => Promise<boolean>;
+  /** Where inbound rate-limit counters live; express-rate-limit's memory store when absent. */
+  rateLimitStore?: Store;
 }
 
 /** Builds the Express app; it does not listen (only main.ts does). */
@@ -55,7 +59,14 @@ export function createApp(deps: AppDeps): Express {
 
   // While draining, new work is refused; in-flight requests finish (SPEC "Operations").
   app.use('/api', (_req, _res, next) => next(lifecycle.draining ? AppError.of('shutting_down') : undefined));
-  app.post('/api/voices/clone', cloneHandler({ config, upstream: deps.upstream, clock, metrics }));
+  // Order matters: preflights are answered and foreign origins refused before auth, and refused
+  // requests never reach the rate limiter, so they do not count (SPEC 429 rate_limited).
+  app.use('/api', originGuard(config.allowedOrigins), clientAuth(config.clientTokens));
+  app.post(
+    '/api/voices/clone',
+    cloneRateLimit(config, deps.rateLimitStore),
+    cloneHandler({ config, upstream: deps.upstream, clock, metrics }),
+  );
   app.get('/api/voices/:id', getVoiceHandler({ upstream: deps.upstream, clock }));
 
   app.use((req, _res, next) => next(AppError.of('not_found', `No route for ${req.method} ${req.path}.`)));

@@ -24,6 +24,14 @@ export function jsonString(s: string): string {
 }
 
 /**
+ * Encoding slice: 48 KiB in, 64 KiB of base64 out. Node 20 makes each piece a V8 string first;
+ * at this size it is a cheap young-generation string (about 3 GB/s here), while pieces from 96 KiB
+ * to about 1 MiB land in large-object space and encode at a fifth of that speed, and larger ones
+ * become external strings that pile up as garbage outside the heap (measured with `npm run bench`).
+ */
+const ENCODE_SLICE = 3 * 16 * 1024;
+
+/**
  * Base64-encodes a byte stream chunk by chunk. Each output piece covers a multiple of 3 input
  * bytes; the 0–2 bytes left over are carried into the next chunk, so the concatenation equals
  * encoding the whole input at once.
@@ -33,14 +41,16 @@ export async function* base64Chunks(source: AsyncIterable<Buffer>): AsyncGenerat
   for await (const chunk of source) {
     const bytes = carry.length ? Buffer.concat([carry, chunk]) : chunk;
     const whole = bytes.length - (bytes.length % 3);
-    if (whole > 0) yield Buffer.from(bytes.subarray(0, whole).toString('base64'), 'latin1');
+    for (let i = 0; i < whole; i += ENCODE_SLICE) {
+      yield Buffer.from(bytes.subarray(i, Math.min(whole, i + ENCODE_SLICE)).toString('base64'), 'latin1');
+    }
     carry = bytes.subarray(whole);
   }
   if (carry.length) yield Buffer.from(carry.toString('base64'), 'latin1');
 }
 
-/** Read size: a multiple of 3 so that chunks from disk normally need no carrying. */
-const READ_CHUNK = 3 * 64 * 1024;
+/** Disk read size: a multiple of 3 (no carrying between reads), large enough to keep fs round trips few. */
+export const READ_CHUNK = 3 * 64 * 1024;
 
 /** Truedy's clone body, streamed from the spooled files: known length, reproducible for every retry. */
 export interface CloneBody {

@@ -3,7 +3,13 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { base64Chunks, base64Length, createCloneBody, jsonString } from '../../src/upload/clone-body.js';
+import {
+  base64Chunks,
+  base64Length,
+  createCloneBody,
+  jsonString,
+  READ_CHUNK,
+} from '../../src/upload/clone-body.js';
 import { hasRawControl, tempDir } from '../helpers/kit.js';
 
 async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -65,13 +71,16 @@ describe('jsonString', () => {
 });
 
 describe('createCloneBody', () => {
-  const READ_CHUNK = 3 * 64 * 1024;
+  const SLICE = 3 * 16 * 1024;
   const sizes = [
     0,
     1,
     2,
     3,
     4,
+    SLICE - 1,
+    SLICE,
+    SLICE + 1,
     READ_CHUNK - 1,
     READ_CHUNK,
     READ_CHUNK + 1,

@@ -10,6 +10,8 @@ export interface RequestLocals {
   log: Logger;
   upstreamAttempts?: number;
   uploadBytes?: number;
+  /** Set by client auth: the caller's token id (a digest prefix, never the token). */
+  clientId?: string;
 }
 
 /** The locals of a request, typed. */

@@ -1,0 +1,319 @@
+// `npm run bench`: drives the built service, a minimal buffering variant and the fake upstream directly,
+// all as separate processes on 127.0.0.1, and prints one table with the ratios the project's goals name.
+// Bounded: a fixed number of requests per scenario and a hard overall time limit.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const MiB = 1024 * 1024;
+const CLIENTS = 16;
+const FILES = 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SMALL_REQUESTS = 200;
+const SMALL_CONCURRENCY = 32;
+const HARD_LIMIT_MS = 8 * 60_000;
+const KEY = 'bench_key_0123456789';
+
+setTimeout(() => {
+  console.error('bench: hard time limit reached, stopping');
+  process.exit(2);
+}, HARD_LIMIT_MS).unref();
+
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** Starts a node script and resolves with what it prints first (a port or a listening line). */
+function start(script, env = {}) {
+  const proc = spawn(process.execPath, [script], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.add(proc);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout.on('data', (c) => {
+      if (out === null) return; // started: the rest of its output (request logs) is read and dropped
+      out += c;
+      const port = /^(\d+)\n/.exec(out)?.[1];
+      const url = /"url":"(http:\/\/[^"]+)"[^\n]*listening|listening[^\n]*"url":"(http:\/\/[^"]+)"/.exec(out);
+      if (port) resolve({ proc, url: `http://127.0.0.1:${port}` });
+      else if (url) resolve({ proc, url: url[1] ?? url[2] });
+      if (port || url) out = null;
+    });
+    proc.once('exit', (code) => reject(new Error(`${script} exited ${code}`)));
+  });
+}
+
+async function stop(p) {
+  children.delete(p.proc);
+  p.proc.kill('SIGTERM');
+  await new Promise((r) => p.proc.once('exit', r));
+}
+
+function vmHWM(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+
+function post(url, body, headers) {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { ...headers, 'content-length': body.length } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0 }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function get(url) {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    request(url, { agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(performance.now() - t0));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+/** A WAV file of `size` bytes: a real RIFF header (so sniffing passes) and random samples. */
+function wav(size) {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(size - 8, 4);
+  h.write('WAVEfmt ', 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(16000, 24);
+  h.writeUInt32LE(32000, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(size - 44, 40);
+  return Buffer.concat([h, randomBytes(size - 44)]);
+}
+
+function multipartBody(files) {
+  const boundary = `----bench${randomBytes(6).toString('hex')}`;
+  const parts = [
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nbench\r\n`),
+  ];
+  files.forEach((f, i) => {
+    parts.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="f${i}.wav"\r\nContent-Type: audio/wav\r\n\r\n`,
+      ),
+      f,
+      Buffer.from('\r\n'),
+    );
+  });
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return {
+    body: Buffer.concat(parts),
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+  };
+}
+
+function jsonBody(files) {
+  const json = JSON.stringify({
+    name: 'bench',
+    files: files.map((f, i) => ({
+      filename: `f${i}.wav`,
+      data: f.toString('base64'),
+      content_type: 'audio/wav',
+    })),
+  });
+  return {
+    body: Buffer.from(json),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+  };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+
+/** ROUNDS rounds of CLIENTS concurrent posts; returns per-request latencies. */
+async function heavyLoad(url, payload) {
+  const latencies = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const results = await Promise.all(
+      Array.from({ length: CLIENTS }, () => post(url, payload.body, payload.headers)),
+    );
+    for (const x of results) {
+      if (x.status !== 201) throw new Error(`unexpected status ${x.status} from ${url}`);
+      latencies.push(x.ms);
+    }
+  }
+  return latencies;
+}
+
+async function smallLoad(url, payload) {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: SMALL_CONCURRENCY }, async () => {
+      while (next < SMALL_REQUESTS) {
+        next++;
+        const r = await post(url, payload.body, payload.headers);
+        if (r.status !== 201) throw new Error(`unexpected status ${r.status}`);
+      }
+    }),
+  );
+  return performance.now() - t0;
+}
+
+function serviceEnv(fakeUrl, fileBytes) {
+  return {
+    NODE_ENV: 'production',
+    TRUEDY_API_KEY: KEY,
+    TRUEDY_BASE_URL: fakeUrl,
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    MAX_FILE_BYTES: String(fileBytes + MiB),
+    MAX_TOTAL_BYTES: String(FILES * (fileBytes + MiB)),
+    RATE_LIMIT_MAX: '100000',
+    UPSTREAM_RATE_LIMIT_PER_MINUTE: '0',
+  };
+}
+
+/** One heavy scenario against a fresh service process: latencies, healthz p99 and peak RSS. */
+async function heavy(kind, fakeUrl, fileBytes) {
+  const script =
+    kind === 'streaming' ? path.join(ROOT, 'dist/main.js') : path.join(ROOT, 'bench/buffering-bff.mjs');
+  const svc = await start(script, serviceEnv(fakeUrl, fileBytes));
+  const files = Array.from({ length: FILES }, () => wav(fileBytes));
+  const payload = multipartBody(files);
+  const health = [];
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      health.push(await get(`${svc.url}/healthz`));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const latencies = await heavyLoad(`${svc.url}/api/voices/clone`, payload);
+  polling = false;
+  await poller;
+  const rss = vmHWM(svc.proc.pid);
+  await stop(svc);
+  return { latencies, rss, healthP99: pct(health, 99), healthN: health.length };
+}
+
+async function main() {
+  const fake = await start(path.join(ROOT, 'bench/fake-upstream.mjs'));
+  const size = 8 * MiB;
+  console.error(`bench: ${CLIENTS} clients × ${FILES} files × ${size / MiB} MiB, ${ROUNDS} rounds each…`);
+
+  console.error('direct…');
+  const direct = await heavyLoad(
+    `${fake.url}/voices/clone`,
+    jsonBody(Array.from({ length: FILES }, () => wav(size))),
+  );
+  console.error('streaming…');
+  const streaming = await heavy('streaming', fake.url, size);
+  console.error('doubled…');
+  const doubled = await heavy('streaming', fake.url, 2 * size);
+  const buffering = await heavy('buffering', fake.url, size);
+
+  console.error(`bench: ${SMALL_REQUESTS} × 200 KiB at concurrency ${SMALL_CONCURRENCY}…`);
+  const small = multipartBody([wav(200 * 1024)]);
+  const smallTimes = {};
+  for (const kind of ['streaming', 'buffering']) {
+    const script =
+      kind === 'streaming' ? path.join(ROOT, 'dist/main.js') : path.join(ROOT, 'bench/buffering-bff.mjs');
+    const svc = await start(script, serviceEnv(fake.url, 200 * 1024));
+    await smallLoad(`${svc.url}/api/voices/clone`, small); // warm-up round
+    smallTimes[kind] = await smallLoad(`${svc.url}/api/voices/clone`, small);
+    await stop(svc);
+  }
+  await stop(fake);
+
+  const f = (n) => n.toFixed(0);
+  const rows = [
+    ['direct JSON to upstream (baseline)', f(median(direct)), '—', '—'],
+    [
+      'streaming service, 8 MiB files',
+      f(median(streaming.latencies)),
+      f(streaming.rss),
+      streaming.healthP99.toFixed(1),
+    ],
+    [
+      'streaming service, 16 MiB files',
+      f(median(doubled.latencies)),
+      f(doubled.rss),
+      doubled.healthP99.toFixed(1),
+    ],
+    [
+      'buffering variant, 8 MiB files',
+      f(median(buffering.latencies)),
+      f(buffering.rss),
+      buffering.healthP99.toFixed(1),
+    ],
+  ];
+  console.log(
+    `\n| load (${CLIENTS} clients × ${FILES} files, ${ROUNDS} rounds) | median ms | peak RSS MiB | /healthz p99 ms |`,
+  );
+  console.log('|---|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  console.log(
+    `| ${SMALL_REQUESTS} × 200 KiB, concurrency ${SMALL_CONCURRENCY}: streaming | ${f(smallTimes.streaming)} total | | |`,
+  );
+  console.log(
+    `| ${SMALL_REQUESTS} × 200 KiB, concurrency ${SMALL_CONCURRENCY}: buffering | ${f(smallTimes.buffering)} total | | |`,
+  );
+
+  const goals = [
+    ['peak RSS (8 MiB files) < 160 MiB', streaming.rss, streaming.rss < 160],
+    [
+      'RSS growth when files double < 10%',
+      doubled.rss / streaming.rss - 1,
+      doubled.rss / streaming.rss < 1.1,
+    ],
+    [
+      'median vs buffering <= 1.0',
+      median(streaming.latencies) / median(buffering.latencies),
+      median(streaming.latencies) <= median(buffering.latencies),
+    ],
+    [
+      'median vs direct <= 2.2',
+      median(streaming.latencies) / median(direct),
+      median(streaming.latencies) / median(direct) <= 2.2,
+    ],
+    ['/healthz p99 during load < 50 ms', streaming.healthP99, streaming.healthP99 < 50],
+    [
+      'small uploads vs buffering <= 1.0',
+      smallTimes.streaming / smallTimes.buffering,
+      smallTimes.streaming <= smallTimes.buffering,
+    ],
+  ];
+  console.log('\n| goal | figure | met |\n|---|---:|:---:|');
+  for (const [name, value, met] of goals)
+    console.log(`| ${name} | ${value.toFixed(3)} | ${met ? 'yes' : 'NO'} |`);
+  process.exitCode = goals.every((g) => g[2]) ? 0 : 1;
+}
+
+if (process.env.BENCH_DEBUG)
+  console.error = (...a) => process.stderr.write(`${new Date().toISOString()} ${a.join(' ')}\n`);
+await main();
+agent.destroy();
+process.exit(process.exitCode ?? 0);

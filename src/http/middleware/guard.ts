@@ -1,0 +1,97 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
+import type { Config } from '../../config/config.js';
+import { AppError } from '../errors.js';
+import { locals } from './request-context.js';
+
+const EXPOSED = [
+  'X-Request-Id',
+  'X-Upstream-Attempts',
+  'Retry-After',
+  'RateLimit',
+  'RateLimit-Policy',
+  'Idempotent-Replayed',
+].join(', ');
+const ALLOWED_HEADERS = 'Authorization, Content-Type, Idempotency-Key, X-Request-Id';
+
+/**
+ * CORS for ALLOWED_ORIGINS and the CSRF guard (SPEC 403 origin_not_allowed): a multipart POST from
+ * another site needs no preflight, so a browser `Origin` that is neither this service nor allowed
+ * is refused before the body is read. Requests without `Origin` (server to server) pass.
+ */
+export function originGuard(allowedOrigins: readonly string[]) {
+  const allowed = new Set(allowedOrigins);
+  return (req: Request, res: Response, next: NextFunction) => {
+    const origin = req.get('origin');
+    if (origin === undefined) return next();
+    res.vary('Origin');
+    const sameOrigin = origin === `${req.protocol}://${req.host}`;
+    if (!sameOrigin && !allowed.has(origin)) {
+      return next(AppError.of('origin_not_allowed', undefined, { origin }));
+    }
+    if (!sameOrigin) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Expose-Headers', EXPOSED);
+    }
+    if (req.method === 'OPTIONS') {
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST');
+      res.setHeader('Access-Control-Allow-Headers', ALLOWED_HEADERS);
+      res.setHeader('Access-Control-Max-Age', '600');
+      return res.status(204).end();
+    }
+    next();
+  };
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Bearer tokens for internal callers (CLIENT_TOKENS). Every configured token is compared, in
+ * constant time over fixed-length digests, so timing tells nothing about which or how much matched.
+ * The caller is then known by a digest prefix, never by the token itself.
+ */
+export function clientAuth(tokens: readonly string[]) {
+  const known = tokens.map((t) => ({
+    digest: digest(t),
+    id: `token:${digest(t).toString('hex').slice(0, 12)}`,
+  }));
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (known.length === 0) return next();
+    const m = /^Bearer ([^\s]+)$/i.exec(req.get('authorization') ?? '');
+    const given = digest(m?.[1] ?? '');
+    let match: string | undefined;
+    for (const k of known) if (timingSafeEqual(k.digest, given)) match = k.id;
+    if (!match) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return next(AppError.of('unauthorized'));
+    }
+    locals(res).clientId = match;
+    next();
+  };
+}
+
+/** Who a request counts against: its token when tokens are used, else its IP (TRUST_PROXY honoured, IPv6 /56). */
+export function clientKey(req: Request, res: Response): string {
+  return locals(res).clientId ?? `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`;
+}
+
+/** The inbound limit on clone requests (SPEC 429 rate_limited), with draft-8 `RateLimit` headers. */
+export function cloneRateLimit(config: Config, store?: Store) {
+  return rateLimit({
+    windowMs: config.rateLimit.windowMs,
+    limit: config.rateLimit.max,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    identifier: 'clone',
+    keyGenerator: clientKey,
+    ...(store ? { store } : {}),
+    passOnStoreError: false,
+    handler: (_req, res, next) =>
+      next(
+        AppError.of('rate_limited', 'Too many clone requests; try again later.', {
+          retry_after_seconds: Number(res.getHeader('Retry-After')),
+        }),
+      ),
+  });
+}

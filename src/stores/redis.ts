@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import type { IncrementResponse, Options } from 'express-rate-limit';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { RedisStore } from 'rate-limit-redis';
+import { AppError } from '../http/errors.js';
+import type { PacingSettings, UpstreamGate } from './upstream-gate.js';
+
+/** Key prefix for everything this service keeps in Redis. */
+const PREFIX = 'truedy-bff:';
+
+/**
+ * The same rule as `nextSlot` (upstream-gate.ts), run atomically in Redis so every instance books
+ * from one shared, ordered list of send times.
+ */
+const RESERVE = `
+local now = tonumber(ARGV[1])
+local deadline = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+local at = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
+if limit > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+  local n = redis.call('ZCARD', KEYS[1])
+  if n > 0 then
+    at = math.max(at, tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]))
+  end
+  if n >= limit then
+    at = math.max(at, tonumber(redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')[2]) + window)
+  end
+end
+if at > deadline then return {0, at} end
+if limit > 0 then
+  redis.call('ZADD', KEYS[1], at, ARGV[5])
+  redis.call('PEXPIRE', KEYS[1], math.floor(at - now + window) + 1000)
+end
+return {1, at}
+`;
+
+const SET_COOLDOWN = `
+local untilMs = tonumber(ARGV[1])
+if untilMs > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], untilMs, 'PX', math.max(1, math.floor(untilMs - tonumber(ARGV[2]))) + 1000)
+end
+return 1
+`;
+
+/** Any Redis failure becomes SPEC's 503 store_unavailable: the service refuses rather than run unlimited. */
+async function guarded<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    throw AppError.of('store_unavailable', undefined, undefined, { 'Retry-After': '5' });
+  }
+}
+
+/**
+ * rate-limit-redis loads its Lua scripts once at start-up and keeps the promise: when Redis was
+ * down then, every later call would fail for good. Reloading after a failure lets it recover by itself.
+ */
+class RecoveringRedisStore extends RedisStore {
+  override async increment(key: string): Promise<IncrementResponse> {
+    try {
+      return await super.increment(key);
+    } catch {
+      try {
+        this.incrementScriptSha = this.loadIncrementScript();
+        return await super.increment(key);
+      } catch (error) {
+        this.incrementScriptSha.catch(() => undefined);
+        throw AppError.of(
+          'store_unavailable',
+          undefined,
+          { cause: (error as Error).message },
+          { 'Retry-After': '5' },
+        );
+      }
+    }
+  }
+
+  override async init(options: Options): Promise<void> {
+    await super.init(options).catch(() => undefined); // loaded again on first use
+  }
+}
+
+/** The Redis-backed stores: shared limits, cooldown, pacing (and idempotency records). */
+export interface RedisStores {
+  redis: Redis;
+  gate: UpstreamGate;
+  rateLimitStore: RedisStore;
+  healthy(): Promise<boolean>;
+  ready(timeoutMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Connects to REDIS_URL. Commands fail fast while disconnected (no offline queue); reconnects forever. */
+export function createRedisStores(url: string, pacing: PacingSettings, logger: Logger): RedisStores {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 2000,
+    connectTimeout: 2000,
+    retryStrategy: (times) => Math.min(100 * times, 2000),
+  });
+  let lastLog = 0;
+  redis.on('error', (error: Error) => {
+    if (Date.now() - lastLog < 10_000) return;
+    lastLog = Date.now();
+    logger.error(
+      { err: { message: error.message } },
+      'Redis unavailable: clone requests answer 503 store_unavailable',
+    );
+  });
+  redis.on('ready', () => {
+    lastLog = 0;
+    logger.info('Redis connected');
+  });
+
+  redis.defineCommand('bffReserve', { numberOfKeys: 2, lua: RESERVE });
+  redis.defineCommand('bffSetCooldown', { numberOfKeys: 1, lua: SET_COOLDOWN });
+  // ioredis sends these as EVALSHA and falls back to EVAL after a Redis restart.
+  const scripts = redis as unknown as {
+    bffReserve(...args: (string | number)[]): Promise<[number, number]>;
+    bffSetCooldown(...args: (string | number)[]): Promise<number>;
+  };
+  const booked = `${PREFIX}upstream:booked`;
+  const cooldown = `${PREFIX}upstream:cooldown`;
+  const gate: UpstreamGate = {
+    reserve: (now, deadline) =>
+      guarded(async () => {
+        const [ok, at] = await scripts.bffReserve(
+          booked,
+          cooldown,
+          now,
+          deadline,
+          pacing.limit,
+          pacing.windowMs,
+          `${now}:${randomUUID()}`,
+        );
+        return { ok: ok === 1, at };
+      }),
+    cooldownUntil: () => guarded(async () => Number((await redis.get(cooldown)) ?? 0)),
+    setCooldown: (until) =>
+      guarded(async () => {
+        await scripts.bffSetCooldown(cooldown, until, Date.now());
+      }),
+  };
+
+  const rateLimitStore = new RecoveringRedisStore({
+    prefix: `${PREFIX}rl:`,
+    sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as never,
+  });
+
+  return {
+    redis,
+    gate,
+    rateLimitStore,
+    healthy: async () => {
+      try {
+        return redis.status === 'ready' && (await redis.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    ready: (timeoutMs) =>
+      new Promise((resolve) => {
+        if (redis.status === 'ready') return resolve(true);
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        redis.once('ready', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      }),
+    close: async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
