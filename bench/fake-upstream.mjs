@@ -23,5 +23,7 @@ const server = createServer((req, res) => {
     );
   });
 });
+// Longer than clients' idle keep-alive, so no request lands on a socket the fake is closing.
+server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
 process.on('SIGTERM', () => process.exit(0));

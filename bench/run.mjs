@@ -224,14 +224,11 @@ async function main() {
   const size = 8 * MiB;
   console.error(`bench: ${CLIENTS} clients × ${FILES} files × ${size / MiB} MiB, ${ROUNDS} rounds each…`);
 
-  console.error('direct…');
   const direct = await heavyLoad(
     `${fake.url}/voices/clone`,
     jsonBody(Array.from({ length: FILES }, () => wav(size))),
   );
-  console.error('streaming…');
   const streaming = await heavy('streaming', fake.url, size);
-  console.error('doubled…');
   const doubled = await heavy('streaming', fake.url, 2 * size);
   const buffering = await heavy('buffering', fake.url, size);
 
@@ -312,8 +309,6 @@ async function main() {
   process.exitCode = goals.every((g) => g[2]) ? 0 : 1;
 }
 
-if (process.env.BENCH_DEBUG)
-  console.error = (...a) => process.stderr.write(`${new Date().toISOString()} ${a.join(' ')}\n`);
 await main();
 agent.destroy();
 process.exit(process.exitCode ?? 0);

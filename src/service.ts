@@ -21,6 +21,8 @@ export interface ServiceOptions {
   /** Pacing window; 60 s per SPEC, shorter in tests. */
   pacingWindowMs?: number;
   lifecycle?: Lifecycle;
+  webDir?: string;
+  formPollMs?: number;
 }
 
 /** Wires config into stores, the Truedy client and the app (Uppy Companion's "standalone" idea). */
@@ -53,6 +55,8 @@ export function createService(config: Config, options: ServiceOptions) {
     metrics,
     lifecycle,
     rateLimitStore: redis?.rateLimitStore,
+    webDir: options.webDir,
+    formPollMs: options.formPollMs,
     storeHealthy: redis?.healthy,
   });
   return {

@@ -11,6 +11,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { clientAuth, cloneRateLimit, originGuard } from './middleware/guard.js';
 import { requestContext } from './middleware/request-context.js';
 import { cloneHandler } from './routes/clone.js';
+import { DEFAULT_WEB_DIR, formRoutes } from './routes/form.js';
 import { healthHandler, type Lifecycle, readyHandler } from './routes/health.js';
 import { getVoiceHandler } from './routes/voices.js';
 
@@ -27,6 +28,10 @@ export interface AppDeps {
   storeHealthy?: () => Promise<boolean>;
   /** Where inbound rate-limit counters live; express-rate-limit's memory store when absent. */
   rateLimitStore?: Store;
+  /** Where the built form page lives (dist/web). */
+  webDir?: string;
+  /** How often the form polls a training voice. */
+  formPollMs?: number;
 }
 
 /** Builds the Express app; it does not listen (only main.ts does). */
@@ -43,6 +48,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestContext(logger, metrics, clock));
   app.use(helmet());
 
+  app.use(formRoutes(config, deps.webDir ?? DEFAULT_WEB_DIR, deps.formPollMs ?? 3000));
   app.get('/healthz', healthHandler);
   app.get(
     '/readyz',

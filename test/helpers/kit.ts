@@ -17,6 +17,9 @@ export const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtu
 export const audio = (name: string) => path.join(FIXTURES, 'audio', name);
 export const notAudio = (name: string) => path.join(FIXTURES, 'not-audio', name);
 
+/** The built form (npm test builds before it runs the tests). */
+export const WEB_DIR = path.resolve(import.meta.dirname, '../../dist/web');
+
 export const TEST_KEY = 'tk_test_key_do_not_leak_0123456789';
 
 /** A fresh, empty spool folder for one test. */
@@ -210,7 +213,7 @@ export function buildService(
   options: Partial<ServiceOptions> & { logLevel?: string } = {},
 ) {
   const log = memoryLogger(options.logLevel ?? 'info');
-  const service = createService(config, { logger: log.logger, baseUrl, ...options });
+  const service = createService(config, { logger: log.logger, baseUrl, webDir: WEB_DIR, ...options });
   return { ...service, log, config };
 }
 

@@ -72,7 +72,7 @@ describe('several instances, one Redis', () => {
         statuses.push(res.status);
       }
       expect(statuses).toEqual([201, 201, 201, 429]);
-      const ready = await request(pair.running[0]?.url).get('/readyz');
+      const ready = await request((pair.running[0] as Running).url).get('/readyz');
       expect(ready.body).toMatchObject({ status: 'ready', redis: 'ok' });
     } finally {
       await pair.close();
@@ -85,14 +85,14 @@ describe('several instances, one Redis', () => {
     const pair = await twoInstances(redis.url, fake.url, {});
     try {
       const before = fake.received.length;
-      const first = request(pair.running[0]?.url)
+      const first = request((pair.running[0] as Running).url)
         .post('/api/voices/clone')
         .field('name', 'one')
         .attach('files', audio('sample.mp3'))
         .then((r) => r);
       while (fake.received.length === before) await new Promise((r) => setTimeout(r, 2));
       const limitedAt = fake.received.at(-1)?.at ?? 0;
-      const second = await request(pair.running[1]?.url)
+      const second = await request((pair.running[1] as Running).url)
         .post('/api/voices/clone')
         .field('name', 'two')
         .attach('files', audio('sample.mp3'));
@@ -119,7 +119,7 @@ describe('several instances, one Redis', () => {
       const start = fake.received.length;
       const results = await Promise.all(
         Array.from({ length: 3 * N }, (_, i) =>
-          request(pair.running[i % 2]?.url)
+          request((pair.running[i % 2] as Running).url)
             .post('/api/voices/clone')
             .field('name', `p${i}`)
             .attach('files', audio('sample.mp3')),
