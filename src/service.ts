@@ -55,6 +55,7 @@ export function createService(config: Config, options: ServiceOptions) {
     metrics,
     lifecycle,
     rateLimitStore: redis?.rateLimitStore,
+    idempotency: redis?.idempotency,
     webDir: options.webDir,
     formPollMs: options.formPollMs,
     storeHealthy: redis?.healthy,

@@ -4,6 +4,7 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock.js';
 import type { Config } from '../config/config.js';
+import { createMemoryIdempotencyStore, type IdempotencyStore } from '../stores/idempotency.js';
 import type { TruedyClient } from '../upstream/truedy-client.js';
 import { errorHandler } from './error-handler.js';
 import { AppError } from './errors.js';
@@ -28,6 +29,8 @@ export interface AppDeps {
   storeHealthy?: () => Promise<boolean>;
   /** Where inbound rate-limit counters live; express-rate-limit's memory store when absent. */
   rateLimitStore?: Store;
+  /** Idempotency records; in memory when absent. */
+  idempotency?: IdempotencyStore;
   /** Where the built form page lives (dist/web). */
   webDir?: string;
   /** How often the form polls a training voice. */
@@ -71,7 +74,13 @@ export function createApp(deps: AppDeps): Express {
   app.post(
     '/api/voices/clone',
     cloneRateLimit(config, deps.rateLimitStore),
-    cloneHandler({ config, upstream: deps.upstream, clock, metrics }),
+    cloneHandler({
+      config,
+      upstream: deps.upstream,
+      clock,
+      metrics,
+      idempotency: deps.idempotency ?? createMemoryIdempotencyStore(),
+    }),
   );
   app.get('/api/voices/:id', getVoiceHandler({ upstream: deps.upstream, clock }));
 

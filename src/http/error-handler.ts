@@ -44,17 +44,21 @@ function clientError(err: unknown): AppError | undefined {
   return AppError.of('invalid_request');
 }
 
+/** SPEC's error envelope for `err`. */
+export function errorEnvelope(err: AppError, requestId: string, now: Date) {
+  return {
+    error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
+    meta: { request_id: requestId, ts: now.toISOString() },
+  };
+}
+
 /** Writes SPEC's error envelope. */
 export function sendError(res: Response, err: AppError, now: Date): void {
-  const l = locals(res);
   for (const [k, v] of Object.entries(err.headers ?? {})) res.setHeader(k, v);
   res
     .status(err.status)
     .type('application/json')
-    .json({
-      error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
-      meta: { request_id: l.requestId, ts: now.toISOString() },
-    });
+    .json(errorEnvelope(err, locals(res).requestId, now));
 }
 
 /** The one error handler: every failure becomes SPEC's JSON envelope; bugs are logged, never shown. */

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RedisStore } from 'rate-limit-redis';
 import { AppError } from '../http/errors.js';
+import { existing, type IdempotencyRecord, type IdempotencyStore } from './idempotency.js';
 import type { PacingSettings, UpstreamGate } from './upstream-gate.js';
 
 /** Key prefix for everything this service keeps in Redis. */
@@ -42,6 +43,14 @@ local untilMs = tonumber(ARGV[1])
 if untilMs > tonumber(redis.call('GET', KEYS[1]) or '0') then
   redis.call('SET', KEYS[1], untilMs, 'PX', math.max(1, math.floor(untilMs - tonumber(ARGV[2]))) + 1000)
 end
+return 1
+`;
+
+/** Replaces or deletes a record only while `owner` still holds it (an expired claim may have been taken over). */
+const IF_OWNER = `
+local current = redis.call('GET', KEYS[1])
+if not current or cjson.decode(current).owner ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
 return 1
 `;
 
@@ -89,6 +98,7 @@ export interface RedisStores {
   redis: Redis;
   gate: UpstreamGate;
   rateLimitStore: RedisStore;
+  idempotency: IdempotencyStore;
   healthy(): Promise<boolean>;
   ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -119,10 +129,12 @@ export function createRedisStores(url: string, pacing: PacingSettings, logger: L
 
   redis.defineCommand('bffReserve', { numberOfKeys: 2, lua: RESERVE });
   redis.defineCommand('bffSetCooldown', { numberOfKeys: 1, lua: SET_COOLDOWN });
+  redis.defineCommand('bffIfOwner', { numberOfKeys: 1, lua: IF_OWNER });
   // ioredis sends these as EVALSHA and falls back to EVAL after a Redis restart.
   const scripts = redis as unknown as {
     bffReserve(...args: (string | number)[]): Promise<[number, number]>;
     bffSetCooldown(...args: (string | number)[]): Promise<number>;
+    bffIfOwner(...args: (string | number)[]): Promise<number>;
   };
   const booked = `${PREFIX}upstream:booked`;
   const cooldown = `${PREFIX}upstream:cooldown`;
@@ -152,10 +164,36 @@ export function createRedisStores(url: string, pacing: PacingSettings, logger: L
     sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as never,
   });
 
+  const idemKey = (key: string) => `${PREFIX}idem:${key}`;
+  const idempotency: IdempotencyStore = {
+    begin: (key, fingerprint, inFlightTtlMs) =>
+      guarded(async () => {
+        const owner = randomUUID();
+        const record: IdempotencyRecord = { state: 'in_flight', owner, fingerprint };
+        if (await redis.set(idemKey(key), JSON.stringify(record), 'PX', inFlightTtlMs, 'NX')) {
+          return { state: 'started', owner };
+        }
+        const current = await redis.get(idemKey(key));
+        // Expired between SET NX and GET: the caller may simply try again.
+        if (!current) throw AppError.of('idempotency_conflict');
+        return existing(JSON.parse(current) as IdempotencyRecord);
+      }),
+    complete: (key, owner, fingerprint, response, ttlMs) =>
+      guarded(async () => {
+        const record: IdempotencyRecord = { state: 'done', owner, fingerprint, response };
+        await scripts.bffIfOwner(idemKey(key), owner, JSON.stringify(record), ttlMs);
+      }),
+    release: (key, owner) =>
+      guarded(async () => {
+        await scripts.bffIfOwner(idemKey(key), owner, '', 0);
+      }),
+  };
+
   return {
     redis,
     gate,
     rateLimitStore,
+    idempotency,
     healthy: async () => {
       try {
         return redis.status === 'ready' && (await redis.ping()) === 'PONG';

@@ -1,17 +1,20 @@
+import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import multer from 'multer';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/config.js';
 import { normalizeVoice } from '../../normalize/voice.js';
+import type { IdempotencyStore } from '../../stores/idempotency.js';
 import { createCloneBody, type SpooledAudio } from '../../upload/clone-body.js';
 import { ACCEPTED_AUDIO, sniffAudio } from '../../upload/sniff.js';
 import { attachSpool, Spool, type SpooledFileInfo, spoolStorage } from '../../upload/spool.js';
 import type { TruedyClient } from '../../upstream/truedy-client.js';
-import { uploadError } from '../error-handler.js';
+import { errorEnvelope, uploadError } from '../error-handler.js';
 import { AppError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { clientKey } from '../middleware/guard.js';
 import { locals } from '../middleware/request-context.js';
-import { clientGone, sendVoice } from './respond.js';
+import { type Answer, clientGone, send, voiceAnswer } from './respond.js';
 
 /** What the clone handler needs. */
 export interface CloneRouteDeps {
@@ -19,6 +22,7 @@ export interface CloneRouteDeps {
   upstream: TruedyClient;
   clock: Clock;
   metrics: Metrics;
+  idempotency: IdempotencyStore;
 }
 
 /** A validated clone request: the trimmed name and the spooled, sniffed audio files. */
@@ -98,11 +102,36 @@ function readName(body: Record<string, unknown> | undefined): string {
   return name;
 }
 
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
+const REPLAY_TTL_MS = 24 * 60 * 60 * 1000;
+/** Upstream answers worth replaying: the voice, or Truedy's own definitive refusal (SPEC, issue "Operations"). */
+const DEFINITIVE = new Set([400, 402, 422]);
+
+/** The optional `Idempotency-Key` (1–255 printable ASCII), or 400. */
+function idempotencyKey(req: Request): string | undefined {
+  const key = req.get('idempotency-key');
+  if (key === undefined) return undefined;
+  if (!IDEMPOTENCY_KEY.test(key)) {
+    throw AppError.of('invalid_request', 'Idempotency-Key must be 1 to 255 printable ASCII characters.');
+  }
+  return key;
+}
+
+/** Same name and same file bytes, in order: the same upload. */
+function fingerprint(input: CloneInput): string {
+  const h = createHash('sha256').update(input.name).update('\0');
+  for (const f of input.files) h.update(f.sha256 ?? '').update('\0');
+  return h.digest('hex');
+}
+
 /** `POST /api/voices/clone`: upload → base64 JSON → Truedy (with retries) → normalized voice. */
 export function cloneHandler(deps: CloneRouteDeps) {
   const readUpload = createUploadReader(deps.config);
-  return async (req: Request, res: Response) => {
-    const input = await readUpload(req, res, false);
+  const { retry, upstreamTimeoutMs } = deps.config;
+  // A claim outlives the longest a clone can take, so a crashed instance's claim expires on its own.
+  const inFlightTtlMs = retry.budgetMs + retry.maxAttempts * upstreamTimeoutMs + 60_000;
+
+  async function clone(req: Request, res: Response, input: CloneInput): Promise<Answer> {
     deps.metrics.uploadBytes.inc(input.files.reduce((n, f) => n + f.size, 0));
     const l = locals(res);
     const result = await deps.upstream.cloneVoice(createCloneBody(input.name, input.files), {
@@ -112,6 +141,42 @@ export function cloneHandler(deps: CloneRouteDeps) {
     });
     l.upstreamAttempts = result.attempts;
     const { voice, unknownStatus } = normalizeVoice(result.data, input.name, result.receivedAt);
-    sendVoice(res, 201, voice, result, unknownStatus, new Date(deps.clock.now()));
+    return voiceAnswer(res, 201, voice, result, unknownStatus, new Date(deps.clock.now()));
+  }
+
+  return async (req: Request, res: Response) => {
+    const idemKey = idempotencyKey(req);
+    const input = await readUpload(req, res, idemKey !== undefined);
+    if (idemKey === undefined) return send(res, await clone(req, res, input));
+
+    // Scoped per caller (token, else IP): one caller's key never collides with another's.
+    const key = createHash('sha256').update(clientKey(req, res)).update('\0').update(idemKey).digest('hex');
+    const fp = fingerprint(input);
+    const found = await deps.idempotency.begin(key, fp, inFlightTtlMs);
+    if (found.state !== 'started') {
+      if (found.fingerprint !== fp) throw AppError.of('idempotency_key_reuse');
+      if (found.state === 'in_flight') throw AppError.of('idempotency_conflict');
+      res.setHeader('Idempotent-Replayed', 'true');
+      return send(res, found.response);
+    }
+    try {
+      const answer = await clone(req, res, input);
+      await deps.idempotency.complete(key, found.owner, fp, answer, REPLAY_TTL_MS);
+      send(res, answer);
+    } catch (error) {
+      if (error instanceof AppError && DEFINITIVE.has(error.status)) {
+        const body = errorEnvelope(error, locals(res).requestId, new Date(deps.clock.now()));
+        await deps.idempotency.complete(
+          key,
+          found.owner,
+          fp,
+          { status: error.status, body, headers: error.headers ?? {} },
+          REPLAY_TTL_MS,
+        );
+      } else {
+        await deps.idempotency.release(key, found.owner).catch(() => undefined);
+      }
+      throw error;
+    }
   };
 }

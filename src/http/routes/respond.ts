@@ -13,25 +13,42 @@ export function clientGone(res: Response): AbortSignal {
   return controller.signal;
 }
 
-/** Answers a normalized voice in SPEC's envelope, or 502 upstream_invalid_response when upstream gave no id. */
-export function sendVoice(
+/** An answer as it is sent, and as an idempotency record keeps it. */
+export interface Answer {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+/** A normalized voice in SPEC's envelope, or 502 upstream_invalid_response when upstream gave no id. */
+export function voiceAnswer(
   res: Response,
   status: number,
   voice: Voice | null,
   result: UpstreamSuccess,
   unknownStatus: unknown,
   now: Date,
-): void {
+): Answer {
   const l = locals(res);
-  res.setHeader('X-Upstream-Attempts', String(result.attempts));
+  const headers = { 'X-Upstream-Attempts': String(result.attempts) };
   if (!voice) {
     l.log.error({ upstream_status: result.status }, 'Truedy answered 2xx without a voice id');
-    throw AppError.of('upstream_invalid_response', 'Truedy answered without a voice id.');
+    throw AppError.of('upstream_invalid_response', 'Truedy answered without a voice id.', undefined, headers);
   }
   if (unknownStatus !== undefined)
     l.log.warn({ upstream_status_value: unknownStatus }, 'unknown voice status');
-  res.status(status).json({
-    data: voice,
-    meta: { request_id: l.requestId, upstream_request_id: result.upstreamRequestId, ts: now.toISOString() },
-  });
+  return {
+    status,
+    headers,
+    body: {
+      data: voice,
+      meta: { request_id: l.requestId, upstream_request_id: result.upstreamRequestId, ts: now.toISOString() },
+    },
+  };
+}
+
+/** Writes an answer. */
+export function send(res: Response, answer: Answer): void {
+  for (const [k, v] of Object.entries(answer.headers)) res.setHeader(k, v);
+  res.status(answer.status).json(answer.body);
 }

@@ -4,7 +4,7 @@ import { normalizeVoice } from '../../normalize/voice.js';
 import type { TruedyClient } from '../../upstream/truedy-client.js';
 import { AppError } from '../errors.js';
 import { locals } from '../middleware/request-context.js';
-import { clientGone, sendVoice } from './respond.js';
+import { clientGone, send, voiceAnswer } from './respond.js';
 
 /** `GET /api/voices/:id`: Truedy's voice, normalized; the form polls it while a clone trains. */
 export function getVoiceHandler(deps: { upstream: TruedyClient; clock: Clock }) {
@@ -20,6 +20,6 @@ export function getVoiceHandler(deps: { upstream: TruedyClient; clock: Clock }) 
     });
     l.upstreamAttempts = result.attempts;
     const { voice, unknownStatus } = normalizeVoice(result.data, '', result.receivedAt);
-    sendVoice(res, 200, voice, result, unknownStatus, new Date(deps.clock.now()));
+    send(res, voiceAnswer(res, 200, voice, result, unknownStatus, new Date(deps.clock.now())));
   };
 }

@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import request from 'supertest';
+import {
+  audio,
+  buildService,
+  listen,
+  type Running,
+  startFakeUpstream,
+  testConfig,
+  truedy429,
+} from '../helpers/kit.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+
+type Fake = Awaited<ReturnType<typeof startFakeUpstream>>;
+const post = (
+  app: Parameters<typeof request>[0],
+  key: string | undefined,
+  name = 'Same',
+  file = 'sample.mp3',
+) => {
+  let r = request(app).post('/api/voices/clone').field('name', name).attach('files', audio(file));
+  if (key !== undefined) r = r.set('Idempotency-Key', key);
+  return r;
+};
+
+describe('Idempotency-Key (in memory)', () => {
+  let fake: Fake;
+  beforeAll(async () => {
+    fake = await startFakeUpstream();
+  });
+  afterAll(() => fake.close());
+
+  it('the same key and upload replays the stored answer with no upstream call', async () => {
+    const { app } = buildService(testConfig(), fake.url);
+    const before = fake.received.length;
+    const first = await post(app, 'key-1');
+    expect(first.status).toBe(201);
+    const again = await post(app, 'key-1');
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(fake.received.length - before).toBe(1);
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+  });
+
+  it('the same key with a different upload is 422 idempotency_key_reuse', async () => {
+    const { app } = buildService(testConfig(), fake.url);
+    expect((await post(app, 'key-2')).status).toBe(201);
+    const otherName = await post(app, 'key-2', 'Other name');
+    expect([otherName.status, otherName.body.error.code]).toEqual([422, 'idempotency_key_reuse']);
+    const otherBytes = await post(app, 'key-2', 'Same', 'sample.wav');
+    expect(otherBytes.status).toBe(422);
+  });
+
+  it('the same key while the first is still running is 409; a different upload then is 422', async () => {
+    const { app } = buildService(testConfig(), fake.url);
+    fake.queue.push(truedy429(300));
+    const first = post(app, 'key-3').then((r) => r);
+    const before = fake.received.length;
+    while (fake.received.length === before) await new Promise((r) => setTimeout(r, 5));
+    const during = await post(app, 'key-3');
+    expect([during.status, during.body.error.code]).toEqual([409, 'idempotency_conflict']);
+    const differentDuring = await post(app, 'key-3', 'Different');
+    expect(differentDuring.status).toBe(422);
+    expect((await first).status).toBe(201);
+  });
+
+  it('stores upstream 402 (definitive) but not 429 or 5xx, so a later retry can succeed', async () => {
+    const { app } = buildService(testConfig({ RETRY_MAX_ATTEMPTS: '1' }), fake.url);
+    fake.queue.push({
+      status: 402,
+      body: { error: { code: 'insufficient_credits', message: 'no credits' } },
+    });
+    const refused = await post(app, 'key-4');
+    expect(refused.status).toBe(402);
+    const replay = await post(app, 'key-4');
+    expect(replay.status).toBe(402);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.body.error.code).toBe('insufficient_credits');
+
+    fake.queue.push(truedy429(10));
+    expect((await post(app, 'key-5')).status).toBe(429);
+    fake.queue.push({ status: 500, body: {} });
+    expect((await post(app, 'key-5')).status).toBe(502);
+    const ok = await post(app, 'key-5');
+    expect(ok.status).toBe(201);
+    expect(ok.headers['idempotent-replayed']).toBeUndefined();
+  });
+
+  it('keys are scoped per caller', async () => {
+    const { app } = buildService(
+      testConfig({ CLIENT_TOKENS: 'tok_caller_one_000000,tok_caller_two_000000' }),
+      fake.url,
+    );
+    const as = (token: string, name: string) =>
+      post(app, 'shared-key', name).set('Authorization', `Bearer ${token}`);
+    expect((await as('tok_caller_one_000000', 'One')).status).toBe(201);
+    const other = await as('tok_caller_two_000000', 'Two');
+    expect(other.status).toBe(201);
+    expect(other.headers['idempotent-replayed']).toBeUndefined();
+  });
+
+  it.each([[''], ['x'.repeat(256)], ['naïve']])('an invalid key %j is 400', async (key) => {
+    const { app } = buildService(testConfig(), fake.url);
+    const res = await request(app)
+      .post('/api/voices/clone')
+      .set('Idempotency-Key', Buffer.from(key, 'utf8').toString('latin1'))
+      .field('name', 'n')
+      .attach('files', audio('sample.mp3'));
+    expect([res.status, res.body.error.code]).toEqual([400, 'invalid_request']);
+  });
+});
+
+describe('Idempotency-Key across instances (Redis)', () => {
+  let redis: TestRedis;
+  let fake: Fake;
+  const servers: Running[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+    fake = await startFakeUpstream();
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    await fake.close();
+    await redis.stop();
+  });
+
+  it('a replay and a conflict are seen by the other instance', async () => {
+    const built = [0, 1].map(() => buildService(testConfig({ REDIS_URL: redis.url }), fake.url));
+    for (const b of built) expect(await b.ready(3000)).toBe(true);
+    for (const b of built) servers.push(await listen(b.app));
+    const [a, b] = servers as [Running, Running];
+    const before = fake.received.length;
+    expect((await post(a.url, 'cross-1')).status).toBe(201);
+    const replay = await post(b.url, 'cross-1');
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(fake.received.length - before).toBe(1);
+
+    fake.queue.push(truedy429(300));
+    const slow = post(a.url, 'cross-2').then((r) => r);
+    const mark = fake.received.length;
+    while (fake.received.length === mark) await new Promise((r) => setTimeout(r, 5));
+    expect((await post(b.url, 'cross-2')).status).toBe(409);
+    expect((await slow).status).toBe(201);
+    await Promise.all(built.map((x) => x.close()));
+  });
+});
