@@ -69,6 +69,8 @@ async function main() {
     service.lifecycle.draining = true;
     logger.info({ signal, timeout_ms: config.shutdownTimeoutMs }, 'draining');
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Keep-alive connections that turn idle after their last answer are closed as they do.
+    const reaper = setInterval(() => server.closeIdleConnections(), 100);
     server.closeIdleConnections();
     const timer = setTimeout(() => {
       logger.warn('drain timeout: closing remaining connections');
@@ -76,6 +78,7 @@ async function main() {
     }, config.shutdownTimeoutMs);
     await closed;
     clearTimeout(timer);
+    clearInterval(reaper);
     await service.close();
     sandbox?.close();
     sandbox?.closeAllConnections();

@@ -11,6 +11,7 @@ import { AppError } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { clientAuth, cloneRateLimit, originGuard } from './middleware/guard.js';
 import { requestContext } from './middleware/request-context.js';
+import { OPENAPI } from './openapi.js';
 import { cloneHandler } from './routes/clone.js';
 import { DEFAULT_WEB_DIR, formRoutes } from './routes/form.js';
 import { healthHandler, type Lifecycle, readyHandler } from './routes/health.js';
@@ -49,6 +50,11 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
 
   app.use(requestContext(logger, metrics, clock));
+  app.use((_req, res, next) => {
+    // While draining, every answer ends its connection so the process can exit.
+    if (lifecycle.draining) res.setHeader('Connection', 'close');
+    next();
+  });
   app.use(helmet());
 
   app.use(formRoutes(config, deps.webDir ?? DEFAULT_WEB_DIR, deps.formPollMs ?? 3000));
@@ -62,6 +68,9 @@ export function createApp(deps: AppDeps): Express {
       redisConfigured: Boolean(config.redisUrl),
     }),
   );
+  app.get('/openapi.json', (_req, res) => {
+    res.json(OPENAPI);
+  });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });

@@ -92,3 +92,40 @@ describe('the app around the routes', () => {
     expect(built.log.text()).toContain('secret internals');
   });
 });
+
+describe('operations endpoints', () => {
+  let sandbox: Running;
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+  });
+  afterAll(() => sandbox.close());
+
+  it('GET /metrics: SPEC series with bounded route labels, plus process metrics', async () => {
+    const { app } = buildService(testConfig(), sandbox.url);
+    await request(app)
+      .post('/api/voices/clone')
+      .field('name', 'Metered [rate-limit]')
+      .attach('files', audio('sample.mp3'));
+    await request(app).get('/no/such/path/123');
+    const text = (await request(app).get('/metrics')).text;
+    expect(text).toMatch(/http_requests_total\{method="POST",route="\/api\/voices\/clone",status="201"\} 1/);
+    expect(text).toMatch(/http_requests_total\{method="GET",route="unmatched",status="404"\} 1/);
+    expect(text).not.toContain('/no/such/path');
+    expect(text).toMatch(/upstream_attempts_total\{operation="clone",outcome="429"\} 1/);
+    expect(text).toMatch(/upstream_attempts_total\{operation="clone",outcome="201"\} 1/);
+    expect(text).toMatch(/upstream_retry_wait_seconds_count\{operation="clone"\} 1/);
+    expect(text).toMatch(/upload_bytes_total 8577/);
+    expect(text).toMatch(/upstream_request_duration_seconds_bucket\{le="0.05",operation="clone"\}/);
+    expect(text).toMatch(/process_cpu_user_seconds_total/);
+  });
+
+  it('while draining: readyz 503 and new API requests 503 shutting_down', async () => {
+    const built = buildService(testConfig(), sandbox.url);
+    built.lifecycle.draining = true;
+    const ready = await request(built.app).get('/readyz');
+    expect([ready.status, ready.body.status]).toEqual([503, 'draining']);
+    const res = await request(built.app).post('/api/voices/clone').field('name', 'n');
+    expect([res.status, res.body.error.code]).toEqual([503, 'shutting_down']);
+    expect(res.headers.connection).toBe('close');
+  });
+});

@@ -131,7 +131,7 @@ export function cloneHandler(deps: CloneRouteDeps) {
   // A claim outlives the longest a clone can take, so a crashed instance's claim expires on its own.
   const inFlightTtlMs = retry.budgetMs + retry.maxAttempts * upstreamTimeoutMs + 60_000;
 
-  async function clone(req: Request, res: Response, input: CloneInput): Promise<Answer> {
+  async function clone(res: Response, input: CloneInput): Promise<Answer> {
     deps.metrics.uploadBytes.inc(input.files.reduce((n, f) => n + f.size, 0));
     const l = locals(res);
     const result = await deps.upstream.cloneVoice(createCloneBody(input.name, input.files), {
@@ -147,7 +147,7 @@ export function cloneHandler(deps: CloneRouteDeps) {
   return async (req: Request, res: Response) => {
     const idemKey = idempotencyKey(req);
     const input = await readUpload(req, res, idemKey !== undefined);
-    if (idemKey === undefined) return send(res, await clone(req, res, input));
+    if (idemKey === undefined) return send(res, await clone(res, input));
 
     // Scoped per caller (token, else IP): one caller's key never collides with another's.
     const key = createHash('sha256').update(clientKey(req, res)).update('\0').update(idemKey).digest('hex');
@@ -160,7 +160,7 @@ export function cloneHandler(deps: CloneRouteDeps) {
       return send(res, found.response);
     }
     try {
-      const answer = await clone(req, res, input);
+      const answer = await clone(res, input);
       await deps.idempotency.complete(key, found.owner, fp, answer, REPLAY_TTL_MS);
       send(res, answer);
     } catch (error) {

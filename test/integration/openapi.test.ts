@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import request from 'supertest';
+import { OPENAPI } from '../../src/http/openapi.js';
+import { audio, buildService, notAudio, type Running, startSandbox, testConfig } from '../helpers/kit.js';
+
+const pointer = (...parts: string[]) =>
+  parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+
+describe('GET /openapi.json describes what the service really answers', () => {
+  let sandbox: Running;
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    ajv.addSchema(OPENAPI, 'openapi');
+  });
+  afterAll(() => sandbox.close());
+
+  /** Validates a real answer against the document's schema for its path, method and status. */
+  function check(path: string, method: string, res: request.Response) {
+    const doc = OPENAPI.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    expect(doc[path]?.[method]?.responses[String(res.status)]).toBeDefined();
+    const validate = ajv.compile({
+      $ref: `openapi#/${pointer('paths', path, method, 'responses', String(res.status), 'content', 'application/json', 'schema')}`,
+    });
+    const ok = validate(res.body);
+    if (!ok) throw new Error(`${method} ${path} ${res.status}: ${ajv.errorsText(validate.errors)}`);
+  }
+
+  it('is served and is OpenAPI 3.1', async () => {
+    const { app } = buildService(testConfig(), sandbox.url);
+    const res = await request(app).get('/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toBe('3.1.0');
+  });
+
+  it('matches real answers: successes and every kind of error', async () => {
+    const { app } = buildService(
+      testConfig({ MAX_FILES: '1', RATE_LIMIT_MAX: '6', CLIENT_TOKENS: 'tok_openapi_check_0001' }),
+      sandbox.url,
+      { upstreamName: 'sandbox' },
+    );
+    const auth = { Authorization: 'Bearer tok_openapi_check_0001' };
+    const clone = () => request(app).post('/api/voices/clone').set(auth);
+    const path = '/api/voices/clone';
+    const created = await clone().field('name', 'Spec').attach('files', audio('sample.mp3'));
+    check(path, 'post', created);
+    check('/api/voices/{id}', 'get', await request(app).get(`/api/voices/${created.body.data.id}`).set(auth));
+    check('/api/voices/{id}', 'get', await request(app).get('/api/voices/nope').set(auth));
+    check(path, 'post', await clone().field('name', ''));
+    check(path, 'post', await request(app).post(path).field('name', 'x'));
+    check(path, 'post', await clone().field('name', 'n').attach('files', notAudio('image.png')));
+    check(
+      path,
+      'post',
+      await clone()
+        .field('name', 'n')
+        .attach('files', audio('sample.mp3'))
+        .attach('files', audio('sample.ogg')),
+    );
+    check(path, 'post', await clone().field('name', 'x [no-credits]').attach('files', audio('sample.mp3')));
+    check(path, 'post', await clone().field('name', 'x [server-error]').attach('files', audio('sample.mp3')));
+    const limited = await clone().field('name', 'n').attach('files', audio('sample.mp3'));
+    expect(limited.status).toBe(429);
+    check(path, 'post', limited);
+    check('/healthz', 'get', await request(app).get('/healthz'));
+    check('/readyz', 'get', await request(app).get('/readyz'));
+  });
+});
