@@ -12,4 +12,6 @@ export default {
     ],
   },
   testTimeout: 20000,
+  globalSetup: '<rootDir>/test/helpers/log-scan-setup.mjs',
+  globalTeardown: '<rootDir>/test/helpers/log-scan-teardown.mjs',
 };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -16,6 +16,9 @@ import { createService, type ServiceOptions } from '../../src/service.js';
 export const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures');
 export const audio = (name: string) => path.join(FIXTURES, 'audio', name);
 export const notAudio = (name: string) => path.join(FIXTURES, 'not-audio', name);
+
+/** Where memoryLogger copies every line (created by the suite's global setup). */
+const LOG_DIR = path.resolve(import.meta.dirname, '../../test-results/logs');
 
 /** The built form (npm test builds before it runs the tests). */
 export const WEB_DIR = path.resolve(import.meta.dirname, '../../dist/web');
@@ -55,9 +58,12 @@ export function memoryLogger(level = 'info'): {
   text: () => string;
 } {
   const raw: string[] = [];
+  // Every line also goes to test-results/logs, which the suite's teardown scans for secrets.
+  const file = path.join(LOG_DIR, `${process.pid}.jsonl`);
   const sink = new Writable({
     write(chunk, _enc, done) {
       raw.push(String(chunk));
+      appendFileSync(file, String(chunk));
       done();
     },
   });

@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from '@jest/globals';
+import { parse } from 'yaml';
+import { CONFIG_VARIABLES } from '../../src/config/config.js';
+
+const root = (p: string) => new URL(`../../${p}`, import.meta.url);
+
+describe('docker-compose.yml', () => {
+  const compose = parse(readFileSync(root('docker-compose.yml'), 'utf8')) as {
+    services: Record<string, { environment?: Record<string, string>; image?: string; build?: string }>;
+  };
+  const example = readFileSync(root('.env.example'), 'utf8');
+  const inExample = new Set([...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+
+  it('runs two service instances behind nginx, with Redis and the sandbox', () => {
+    const s = compose.services;
+    expect(Object.keys(s).sort()).toEqual(['bff-1', 'bff-2', 'lb', 'redis', 'sandbox']);
+    expect(s.lb?.image).toMatch(/^nginx:/);
+    expect(s['bff-1']?.environment?.REDIS_URL).toBe('redis://redis:6379');
+  });
+
+  it('passes the service only variables that .env.example lists and the config schema reads', () => {
+    for (const name of ['bff-1', 'bff-2']) {
+      for (const variable of Object.keys(compose.services[name]?.environment ?? {})) {
+        expect({ variable, inExample: inExample.has(variable) }).toEqual({ variable, inExample: true });
+        expect({ variable, inSchema: CONFIG_VARIABLES.includes(variable) }).toEqual({
+          variable,
+          inSchema: true,
+        });
+      }
+    }
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = readFileSync(root('Dockerfile'), 'utf8');
+  it('is multi-stage, installs production dependencies only, runs as non-root, with a health check', () => {
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/healthz/m);
+  });
+});
