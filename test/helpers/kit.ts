@@ -12,8 +12,8 @@ import { createLogger } from '../../src/logger.js';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
 import { createService, type ServiceOptions } from '../../src/service.js';
 
-/** The shared audio fixtures (../shared/fixtures, see its README). */
-export const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures');
+/** Audio fixtures (copied from ../shared/fixtures; see test/fixtures/README.md). */
+export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
 export const audio = (name: string) => path.join(FIXTURES, 'audio', name);
 export const notAudio = (name: string) => path.join(FIXTURES, 'not-audio', name);
 
