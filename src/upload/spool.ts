@@ -91,7 +91,8 @@ export function spoolStorage(): multer.StorageEngine {
           done(null, chunk);
         },
       });
-      pipeline(file.stream, meter, createWriteStream(target, { flags: 'wx' })).then(
+      // 64 KiB lets a few of busboy's chunks gather into one write: fewer fs round trips, same memory.
+      pipeline(file.stream, meter, createWriteStream(target, { flags: 'wx', highWaterMark: 64 * 1024 })).then(
         () => {
           const info: SpooledFileInfo = { path: target, size };
           if (hash) info.sha256 = hash.digest('hex');
