@@ -65,3 +65,17 @@ function canConnect(port: number): Promise<boolean> {
     s.once('error', () => resolve(false));
   });
 }
+
+/**
+ * The suite's shared Redis: the one `.ci/run` started (TEST_REDIS_URL), else one of the test's own.
+ * Only tests that never stop Redis use it.
+ */
+export async function sharedRedis(): Promise<TestRedis> {
+  const url = process.env.TEST_REDIS_URL;
+  if (!url) return startRedis();
+  return {
+    url,
+    start: async () => undefined,
+    stop: async () => undefined,
+  };
+}

@@ -9,7 +9,7 @@ import {
   testConfig,
   truedy429,
 } from '../helpers/kit.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { sharedRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 
 type Fake = Awaited<ReturnType<typeof startFakeUpstream>>;
 type Built = ReturnType<typeof buildService>;
@@ -50,7 +50,7 @@ describe('several instances, one Redis', () => {
   let redis: TestRedis;
   let fake: Fake;
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await sharedRedis();
     fake = await startFakeUpstream();
   });
   afterAll(async () => {
