@@ -234,15 +234,23 @@ async function main() {
 
   console.error(`bench: ${SMALL_REQUESTS} × 200 KiB at concurrency ${SMALL_CONCURRENCY}…`);
   const small = multipartBody([wav(200 * 1024)]);
-  const smallTimes = {};
+  // Both services run side by side and take turns, 3 timed rounds each after a warm-up: the median
+  // of alternating rounds is far less noisy than one round each.
+  const services = {};
   for (const kind of ['streaming', 'buffering']) {
     const script =
       kind === 'streaming' ? path.join(ROOT, 'dist/main.js') : path.join(ROOT, 'bench/buffering-bff.mjs');
-    const svc = await start(script, serviceEnv(fake.url, 200 * 1024));
-    await smallLoad(`${svc.url}/api/voices/clone`, small); // warm-up round
-    smallTimes[kind] = await smallLoad(`${svc.url}/api/voices/clone`, small);
-    await stop(svc);
+    services[kind] = await start(script, serviceEnv(fake.url, 200 * 1024));
+    await smallLoad(`${services[kind].url}/api/voices/clone`, small);
   }
+  const rounds = { streaming: [], buffering: [] };
+  for (let r = 0; r < 3; r++) {
+    for (const kind of ['streaming', 'buffering']) {
+      rounds[kind].push(await smallLoad(`${services[kind].url}/api/voices/clone`, small));
+    }
+  }
+  const smallTimes = { streaming: median(rounds.streaming), buffering: median(rounds.buffering) };
+  for (const svc of Object.values(services)) await stop(svc);
   await stop(fake);
 
   const f = (n) => n.toFixed(0);

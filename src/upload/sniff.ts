@@ -1,4 +1,4 @@
-import { fileTypeFromFile } from 'file-type';
+import { fileTypeFromBuffer, fileTypeFromFile } from 'file-type';
 
 /**
  * The content type Truedy gets for each audio format SPEC lists, keyed by file-type's `ext`.
@@ -26,7 +26,15 @@ export function audioContentType(detected: { ext: string; mime: string } | undef
   return detected ? (AUDIO_TYPES[detected.ext] ?? null) : null;
 }
 
-/** Reads a spooled file's leading bytes and names its audio type; the browser's claim is not used (SPEC). */
-export async function sniffAudio(path: string): Promise<string | null> {
-  return audioContentType(await fileTypeFromFile(path));
+/** How many leading bytes the spool keeps for sniffing (file-type's own "reasonable" sample). */
+export const SNIFF_BYTES = 4100;
+
+/**
+ * Names a spooled file's audio type from its own bytes; the browser's claim is not used (SPEC).
+ * The leading bytes kept while spooling usually suffice; when they do not (an MP3 whose ID3 tag
+ * is larger than the sample), the file itself is read.
+ */
+export async function sniffAudio(path: string, head?: Buffer): Promise<string | null> {
+  const fromHead = head ? audioContentType(await fileTypeFromBuffer(head)) : null;
+  return fromHead ?? audioContentType(await fileTypeFromFile(path));
 }

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Request } from 'express';
 import type multer from 'multer';
 import { tooLarge } from '../http/errors.js';
+import { SNIFF_BYTES } from './sniff.js';
 
 /**
  * The files one request spooled to disk. `release()` deletes them all and is called when the
@@ -66,6 +67,8 @@ export interface SpooledFileInfo {
   path: string;
   size: number;
   sha256?: string;
+  /** The first bytes (up to SNIFF_BYTES), so sniffing needs no second read of the file. */
+  head: Buffer;
 }
 
 /**
@@ -80,8 +83,10 @@ export function spoolStorage(): multer.StorageEngine {
       const target = spool.newPath();
       const hash = spool.hashFiles ? createHash('sha256') : undefined;
       let size = 0;
+      const head: Buffer[] = [];
       const meter = new Transform({
         transform(chunk: Buffer, _enc, done) {
+          if (size < SNIFF_BYTES) head.push(chunk.subarray(0, SNIFF_BYTES - size));
           size += chunk.length;
           spool.totalBytes += chunk.length;
           if (spool.totalBytes > spool.maxTotalBytes) {
@@ -94,7 +99,7 @@ export function spoolStorage(): multer.StorageEngine {
       // 64 KiB lets a few of busboy's chunks gather into one write: fewer fs round trips, same memory.
       pipeline(file.stream, meter, createWriteStream(target, { flags: 'wx', highWaterMark: 64 * 1024 })).then(
         () => {
-          const info: SpooledFileInfo = { path: target, size };
+          const info: SpooledFileInfo = { path: target, size, head: Buffer.concat(head) };
           if (hash) info.sha256 = hash.digest('hex');
           cb(null, info);
         },

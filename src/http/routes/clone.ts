@@ -73,7 +73,7 @@ export function createUploadReader(config: Config) {
         filename: empty.originalname,
       });
     }
-    const types = await Promise.all(parts.map((p) => sniffAudio(p.path)));
+    const types = await Promise.all(parts.map((p) => sniffAudio(p.path, p.head)));
     const files = parts.map((p, i) => {
       const contentType = types[i];
       if (!contentType) {
