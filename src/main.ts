@@ -38,7 +38,7 @@ async function main() {
     baseUrl = `http://127.0.0.1:${port}`;
     logger.warn(
       { upstream: baseUrl },
-      'TRUEDY_API_KEY is not set: running against the built-in SANDBOX (a fake Truedy). No real voices are cloned.',
+      'SANDBOX MODE: TRUEDY_API_KEY is not set, so the service runs against the built-in sandbox (a fake Truedy). No real voices are cloned.',
     );
   }
 

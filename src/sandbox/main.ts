@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { createLogger } from '../logger.js';
 import { createSandboxApp } from './sandbox-app.js';
 
@@ -8,9 +9,11 @@ const apiKey = process.env.SANDBOX_API_KEY ?? 'sandbox-key';
 const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
 
 const server = createSandboxApp({ apiKey }).listen(port, host, () => {
+  const { port: bound } = server.address() as AddressInfo;
+  const url = `http://${host}:${bound}`;
   logger.warn(
-    { url: `http://${host}:${port}` },
-    `Truedy sandbox (fake Truedy, no real voices) listening on http://${host}:${port}; use TRUEDY_BASE_URL=http://${host}:${port} TRUEDY_API_KEY=${apiKey}`,
+    { url },
+    `Truedy sandbox (a fake Truedy, no real voices) listening on ${url}; point the service at it with TRUEDY_BASE_URL=${url} and TRUEDY_API_KEY=<its SANDBOX_API_KEY>`,
   );
 });
 for (const signal of ['SIGTERM', 'SIGINT'] as const)

@@ -34,3 +34,66 @@ describe('the service as a process (npm start)', () => {
     expect(stderr).toMatch(/MAX_FILES/);
   });
 });
+
+describe('slow clients', () => {
+  it('a client that never finishes its headers is cut off after HEADERS_TIMEOUT_MS', async () => {
+    const { connect } = await import('node:net');
+    const svc = await startServiceProcess({ NODE_ENV: 'development', HEADERS_TIMEOUT_MS: '300' });
+    try {
+      const { port } = new URL(svc.url);
+      const started = Date.now();
+      const answer = await new Promise<string>((resolve) => {
+        let got = '';
+        const socket = connect(Number(port), '127.0.0.1', () =>
+          socket.write('POST /api/voices/clone HTTP/1.1\r\nHost: x\r\n'),
+        );
+        socket.on('data', (c) => {
+          got += String(c);
+        });
+        socket.on('close', () => resolve(got));
+        socket.on('error', () => undefined);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await svc.stop();
+    }
+  });
+});
+
+describe('npm run sandbox', () => {
+  it('runs the fake Truedy alone and says so in its start-up line', async () => {
+    const { spawn } = await import('node:child_process');
+    const path = await import('node:path');
+    const proc = spawn(process.execPath, [path.resolve(import.meta.dirname, '../../dist/sandbox/main.js')], {
+      env: { PATH: process.env.PATH ?? '', SANDBOX_PORT: '0', SANDBOX_API_KEY: 'sbx_key_0123456789' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const line = await new Promise<string>((resolve) =>
+        proc.stdout.once('data', (c: Buffer) => resolve(String(c))),
+      );
+      expect(line).toContain('sandbox');
+      const url = (JSON.parse(line) as { url: string }).url;
+      const res = await fetch(`${url}/voices/clone`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sbx_key_0123456789', 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'Alone',
+          files: [{ filename: 'a.mp3', data: 'AAAA', content_type: 'audio/mpeg' }],
+        }),
+      });
+      expect(res.status).toBe(201);
+      const bad = await fetch(`${url}/voices/clone`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sbx_key_0123456789', 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Bad', files: [{ filename: 'a.mp3', data: 'not base64!' }] }),
+      });
+      expect(bad.status).toBe(422);
+      const noKey = await fetch(`${url}/voices/clone`, { method: 'POST' });
+      expect(noKey.status).toBe(401);
+    } finally {
+      proc.kill('SIGTERM');
+    }
+  });
+});
