@@ -76,9 +76,16 @@ describe('the upload form in a real browser', () => {
       /sample\.mp3 — 8\.4 KB[\s\S]*sample\.ogg — 5\.8 KB/,
     );
 
+    const keys: (string | undefined)[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith('/api/voices/clone')) keys.push(r.headers()['idempotency-key']);
+    });
     await page.getByRole('button', { name: 'Clone voice' }).click();
     await page.waitForFunction(() => ['done', 'settled'].includes(document.body.dataset.phase ?? ''));
     expect(await page.locator('#upload-progress').getAttribute('value')).toBe('100');
+    // A fresh Idempotency-Key per submit, so a double click cannot clone twice.
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
     expect(await page.locator('#progress-box').isVisible()).toBe(true);
 
     const card = page.locator('#result');
@@ -142,6 +149,32 @@ describe('the upload form in a real browser', () => {
       },
     );
     expect(await page.locator('#v-name').textContent()).toBe('Busy [rate-limit]');
+  });
+});
+
+describe('the form when this service rate-limits', () => {
+  it('says how long to wait', async () => {
+    const browser = await launchChromium();
+    const sandbox = await listen(createSandboxApp({ apiKey: TEST_KEY }));
+    const { app } = buildService(testConfig({ RATE_LIMIT_MAX: '1' }), sandbox.url);
+    const service = await listen(app);
+    try {
+      const page = await browser.newPage();
+      await page.goto(service.url);
+      await page.getByLabel('Voice name').fill('Twice');
+      await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
+      await page.getByRole('button', { name: 'Clone voice' }).click();
+      await page.waitForFunction(() => document.body.dataset.phase === 'done');
+      await page.getByRole('button', { name: 'Clone voice' }).click();
+      await page.waitForFunction(() => document.body.dataset.phase === 'failed');
+      expect(await page.locator('#form-error').textContent()).toMatch(
+        /Please wait \d+ seconds before trying again/,
+      );
+    } finally {
+      await browser.close();
+      await service.close();
+      await sandbox.close();
+    }
   });
 });
 
