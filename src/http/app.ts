@@ -55,7 +55,9 @@ export function createApp(deps: AppDeps): Express {
     if (lifecycle.draining) res.setHeader('Connection', 'close');
     next();
   });
-  app.use(helmet());
+  // helmet's default CSP, minus upgrade-insecure-requests: an internal deployment on plain HTTP
+  // (not localhost) would otherwise have the browser fetch the form's own script over HTTPS and fail.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
 
   app.use(formRoutes(config, deps.webDir ?? DEFAULT_WEB_DIR, deps.formPollMs ?? 3000));
   app.get('/healthz', healthHandler);
