@@ -86,7 +86,8 @@ export function spoolStorage(): multer.StorageEngine {
       const head: Buffer[] = [];
       const meter = new Transform({
         transform(chunk: Buffer, _enc, done) {
-          if (size < SNIFF_BYTES) head.push(chunk.subarray(0, SNIFF_BYTES - size));
+          // A copy: a view would keep the whole socket chunk alive until the file ends.
+          if (size < SNIFF_BYTES) head.push(Buffer.from(chunk.subarray(0, SNIFF_BYTES - size)));
           size += chunk.length;
           spool.totalBytes += chunk.length;
           if (spool.totalBytes > spool.maxTotalBytes) {
