@@ -121,7 +121,7 @@ export interface Received {
 
 /** How a scripted fake answers one request. */
 export type Reply =
-  | { status: number; headers?: Record<string, string>; body?: unknown }
+  | { status: number; headers?: Record<string, string>; body?: unknown; delayMs?: number }
   | { hang: true }
   | { destroy: 'before-body' | 'after-body' };
 
@@ -161,8 +161,10 @@ export async function startFakeUpstream(queue: Reply[] = [], fallback?: (r: Rece
         return;
       }
       const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body ?? {});
-      res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
-      res.end(text);
+      setTimeout(() => {
+        res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+        res.end(text);
+      }, reply.delayMs ?? 0);
     });
   });
   return {

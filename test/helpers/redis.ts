@@ -48,7 +48,7 @@ export async function startRedis(): Promise<TestRedis> {
     start,
     stop: async () => {
       const p = proc;
-      if (!p || p.exitCode !== null) return;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return;
       p.kill('SIGKILL');
       await new Promise((r) => p.once('exit', r));
     },

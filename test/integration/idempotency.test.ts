@@ -8,6 +8,7 @@ import {
   startFakeUpstream,
   testConfig,
   truedy429,
+  voiceReply,
 } from '../helpers/kit.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -143,5 +144,24 @@ describe('Idempotency-Key across instances (Redis)', () => {
     expect((await post(b.url, 'cross-2')).status).toBe(409);
     expect((await slow).status).toBe(201);
     await Promise.all(built.map((x) => x.close()));
+  });
+
+  it('a voice created while Redis went away is still answered 201 (the record is lost, not the voice)', async () => {
+    const own = await startRedis();
+    const b = buildService(testConfig({ REDIS_URL: own.url }), fake.url);
+    try {
+      expect(await b.ready(3000)).toBe(true);
+      const mark = fake.received.length;
+      fake.queue.push({ ...voiceReply(), delayMs: 300 });
+      const pending = post(b.app, 'lost-record').then((r) => r);
+      while (fake.received.length === mark) await new Promise((r) => setTimeout(r, 5));
+      await own.stop();
+      const res = await pending;
+      expect(res.status).toBe(201);
+      expect(b.log.lines.some((l) => l.msg === 'could not store the idempotent answer')).toBe(true);
+    } finally {
+      await b.close();
+      await own.stop();
+    }
   });
 });

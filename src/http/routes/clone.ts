@@ -159,24 +159,28 @@ export function cloneHandler(deps: CloneRouteDeps) {
       res.setHeader('Idempotent-Replayed', 'true');
       return send(res, found.response);
     }
+    // Storing the answer must never cost the caller the answer itself: the voice exists and
+    // credits were spent (SPEC), so a store failure is logged, not returned.
+    const store = (answer: Answer) =>
+      deps.idempotency.complete(key, found.owner, fp, answer, REPLAY_TTL_MS).catch((error: unknown) => {
+        locals(res).log.error(
+          { err: { message: (error as Error).message } },
+          'could not store the idempotent answer',
+        );
+      });
+    let answer: Answer;
     try {
-      const answer = await clone(res, input);
-      await deps.idempotency.complete(key, found.owner, fp, answer, REPLAY_TTL_MS);
-      send(res, answer);
+      answer = await clone(res, input);
     } catch (error) {
       if (error instanceof AppError && DEFINITIVE.has(error.status)) {
         const body = errorEnvelope(error, locals(res).requestId, new Date(deps.clock.now()));
-        await deps.idempotency.complete(
-          key,
-          found.owner,
-          fp,
-          { status: error.status, body, headers: error.headers ?? {} },
-          REPLAY_TTL_MS,
-        );
+        await store({ status: error.status, body, headers: error.headers ?? {} });
       } else {
         await deps.idempotency.release(key, found.owner).catch(() => undefined);
       }
       throw error;
     }
+    await store(answer);
+    send(res, answer);
   };
 }
