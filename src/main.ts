@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config/config.js';
@@ -26,6 +28,14 @@ async function main() {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  try {
+    // Uploads are spooled here: a missing or read-only folder is a start-up error, not a 500 per upload.
+    await mkdir(config.uploadDir, { recursive: true });
+    await access(config.uploadDir, constants.W_OK);
+  } catch (error) {
+    process.stderr.write(`truedy-voice-bff: configuration error: UPLOAD_DIR: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
 
   // No key outside production: run against the embedded fake Truedy, and say so loudly (SPEC "Running it").
   let sandbox: Server | undefined;

@@ -74,8 +74,9 @@ export function errorHandler(logger: Logger, now: () => Date) {
       log.error('Truedy refused our API key (401/403): check TRUEDY_API_KEY');
     }
     if (!req.complete) {
-      // The body was not read to the end (a limit hit mid-upload): read and drop the rest so the
-      // client gets this answer instead of a reset, and close the connection afterwards.
+      // The body was not read to the end (a limit hit mid-upload, a refused origin): read and drop
+      // what is in flight so the client gets this answer instead of a reset, and close the
+      // connection after it, so a client that keeps sending cannot hold the server.
       res.setHeader('Connection', 'close');
       req.unpipe();
       req.resume();

@@ -97,3 +97,22 @@ describe('npm run sandbox', () => {
     }
   });
 });
+
+describe('UPLOAD_DIR', () => {
+  it('is created when missing; one that cannot be used stops start-up naming the variable', async () => {
+    const { mkdtempSync, existsSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const base = mkdtempSync(path.join(os.tmpdir(), 'bff-updir-'));
+    const fresh = path.join(base, 'nested', 'spool');
+    const svc = await startServiceProcess({ UPLOAD_DIR: fresh });
+    await svc.stop();
+    expect(existsSync(fresh)).toBe(true);
+
+    const aFile = path.join(base, 'not-a-dir');
+    writeFileSync(aFile, 'x');
+    const { code, stderr } = await runToExit({ UPLOAD_DIR: path.join(aFile, 'spool') });
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/UPLOAD_DIR/);
+  });
+});

@@ -222,3 +222,44 @@ describe('inbound rate limit on clones', () => {
     expect((await send('203.0.113.8')).status).toBe(201);
   });
 });
+
+describe('a refused upload that keeps coming', () => {
+  it('gets its answer, and the connection is closed after it', async () => {
+    const { connect } = await import('node:net');
+    const { listen } = await import('../helpers/kit.js');
+    const fake = await startFakeUpstream();
+    const { app } = buildService(testConfig(), fake.url);
+    const server = await listen(app);
+    try {
+      const { port } = new URL(server.url);
+      const started = Date.now();
+      const { answer, closedAfter } = await new Promise<{ answer: string; closedAfter: number }>(
+        (resolve) => {
+          let answer = '';
+          const socket = connect(Number(port), '127.0.0.1', () => {
+            socket.write(
+              'POST /api/voices/clone HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n' +
+                'Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000000\r\n\r\n',
+            );
+            // Keep sending, slowly, as a client that ignores the answer would.
+            const timer = setInterval(() => socket.write(Buffer.alloc(1024)), 20);
+            socket.on('close', () => {
+              clearInterval(timer);
+              resolve({ answer, closedAfter: Date.now() - started });
+            });
+          });
+          socket.on('data', (c) => {
+            answer += String(c);
+          });
+          socket.on('error', () => undefined);
+        },
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 403/);
+      expect(answer).toContain('origin_not_allowed');
+      expect(closedAfter).toBeLessThan(2000);
+    } finally {
+      await server.close();
+      await fake.close();
+    }
+  });
+});
