@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { afterAll, beforeAll } from '@jest/globals';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { type Config, loadConfig } from '../../src/config/config.js';
@@ -174,6 +175,36 @@ export async function startFakeUpstream(queue: Reply[] = [], fallback?: (r: Rece
     close: async () => {
       for (const h of hanging) h.destroy();
       await running.close();
+    },
+  };
+}
+
+/** A scripted fake upstream, as startFakeUpstream returns it. */
+export type FakeUpstream = Awaited<ReturnType<typeof startFakeUpstream>>;
+
+/**
+ * One fake upstream for a describe block: started before its tests, closed after them. The
+ * handle reads through to the running fake, so tests use `fake.url`, `fake.queue`, `fake.received`.
+ */
+export function suiteFakeUpstream(): Pick<FakeUpstream, 'url' | 'queue' | 'received'> {
+  let current: FakeUpstream | undefined;
+  beforeAll(async () => {
+    current = await startFakeUpstream();
+  });
+  afterAll(() => current?.close());
+  const running = () => {
+    if (!current) throw new Error('suiteFakeUpstream: used outside a test');
+    return current;
+  };
+  return {
+    get url() {
+      return running().url;
+    },
+    get queue() {
+      return running().queue;
+    },
+    get received() {
+      return running().received;
     },
   };
 }

@@ -4,19 +4,19 @@ import request from 'supertest';
 import {
   audio,
   buildService,
+  type FakeUpstream,
   filesIn,
   hasRawControl,
   notAudio,
   type Running,
-  startFakeUpstream,
   startSandbox,
+  suiteFakeUpstream,
   TEST_KEY,
   testConfig,
 } from '../helpers/kit.js';
 import { multipart } from '../helpers/multipart.js';
 
-type Fake = Awaited<ReturnType<typeof startFakeUpstream>>;
-const upstreamBody = (fake: Fake, i = -1) =>
+const upstreamBody = (fake: Pick<FakeUpstream, 'received'>, i = -1) =>
   JSON.parse(fake.received.at(i)?.body.toString('utf8') ?? 'null') as {
     name: string;
     files: { filename: string; data: string; content_type: string }[];
@@ -117,11 +117,7 @@ describe('POST /api/voices/clone against the sandbox', () => {
 });
 
 describe('POST /api/voices/clone: what goes upstream', () => {
-  let fake: Fake;
-  beforeAll(async () => {
-    fake = await startFakeUpstream();
-  });
-  afterAll(() => fake.close());
+  const fake = suiteFakeUpstream();
 
   it('sends every fixture format as base64 JSON with the sniffed type, whatever the browser claimed', async () => {
     const { app } = buildService(testConfig(), fake.url);
@@ -233,11 +229,7 @@ describe('POST /api/voices/clone: what goes upstream', () => {
 });
 
 describe('POST /api/voices/clone: refused before anything goes upstream', () => {
-  let fake: Fake;
-  beforeAll(async () => {
-    fake = await startFakeUpstream();
-  });
-  afterAll(() => fake.close());
+  const fake = suiteFakeUpstream();
 
   const small = testConfig({ MAX_FILES: '2', MAX_FILE_BYTES: '20000', MAX_TOTAL_BYTES: '30000' });
   const mp3 = readFileSync(audio('sample.mp3')); // 8577 bytes

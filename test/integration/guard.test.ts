@@ -1,17 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import request from 'supertest';
-import { audio, buildService, type Running, startFakeUpstream, testConfig } from '../helpers/kit.js';
+import {
+  audio,
+  buildService,
+  type Running,
+  startFakeUpstream,
+  suiteFakeUpstream,
+  testConfig,
+} from '../helpers/kit.js';
 
-type Fake = Awaited<ReturnType<typeof startFakeUpstream>>;
 const TOKEN_A = 'tok_internal_service_a_0001';
 const TOKEN_B = 'tok_internal_service_b_0002';
 
 describe('client tokens (CLIENT_TOKENS)', () => {
-  let fake: Fake;
-  beforeAll(async () => {
-    fake = await startFakeUpstream();
-  });
-  afterAll(() => fake.close());
+  const fake = suiteFakeUpstream();
   const build = () => buildService(testConfig({ CLIENT_TOKENS: `${TOKEN_A},${TOKEN_B}` }), fake.url);
 
   it.each([
@@ -60,11 +62,7 @@ describe('client tokens (CLIENT_TOKENS)', () => {
 });
 
 describe('browsers: CORS and the CSRF guard', () => {
-  let fake: Fake;
-  beforeAll(async () => {
-    fake = await startFakeUpstream();
-  });
-  afterAll(() => fake.close());
+  const fake = suiteFakeUpstream();
   const build = () => buildService(testConfig({ ALLOWED_ORIGINS: 'https://forms.example.com' }), fake.url);
 
   it('a POST from a foreign origin is 403 before the body is read or anything goes upstream', async () => {
@@ -149,11 +147,7 @@ describe('browsers: CORS and the CSRF guard', () => {
 });
 
 describe('inbound rate limit on clones', () => {
-  let fake: Fake;
-  beforeAll(async () => {
-    fake = await startFakeUpstream();
-  });
-  afterAll(() => fake.close());
+  const fake = suiteFakeUpstream();
 
   it('the N+1th clone from one client is 429 rate_limited with RateLimit and Retry-After headers', async () => {
     const warn = jest.spyOn(console, 'warn');

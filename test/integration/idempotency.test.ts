@@ -3,16 +3,17 @@ import request from 'supertest';
 import {
   audio,
   buildService,
+  type FakeUpstream,
   listen,
   type Running,
   startFakeUpstream,
+  suiteFakeUpstream,
   testConfig,
   truedy429,
   voiceReply,
 } from '../helpers/kit.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
-type Fake = Awaited<ReturnType<typeof startFakeUpstream>>;
 const post = (
   app: Parameters<typeof request>[0],
   key: string | undefined,
@@ -25,11 +26,7 @@ const post = (
 };
 
 describe('Idempotency-Key (in memory)', () => {
-  let fake: Fake;
-  beforeAll(async () => {
-    fake = await startFakeUpstream();
-  });
-  afterAll(() => fake.close());
+  const fake = suiteFakeUpstream();
 
   it('the same key and upload replays the stored answer with no upstream call', async () => {
     const { app } = buildService(testConfig(), fake.url);
@@ -114,7 +111,7 @@ describe('Idempotency-Key (in memory)', () => {
 
 describe('Idempotency-Key across instances (Redis)', () => {
   let redis: TestRedis;
-  let fake: Fake;
+  let fake: FakeUpstream;
   const servers: Running[] = [];
   beforeAll(async () => {
     redis = await startRedis();

@@ -3,6 +3,7 @@ import request from 'supertest';
 import {
   audio,
   buildService,
+  type FakeUpstream,
   listen,
   type Running,
   startFakeUpstream,
@@ -11,7 +12,6 @@ import {
 } from '../helpers/kit.js';
 import { sharedRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 
-type Fake = Awaited<ReturnType<typeof startFakeUpstream>>;
 type Built = ReturnType<typeof buildService>;
 
 /** Two instances of the service sharing one Redis, each on its own port. */
@@ -48,7 +48,7 @@ async function flush(url: string) {
 
 describe('several instances, one Redis', () => {
   let redis: TestRedis;
-  let fake: Fake;
+  let fake: FakeUpstream;
   beforeAll(async () => {
     redis = await sharedRedis();
     fake = await startFakeUpstream();
@@ -141,7 +141,7 @@ describe('several instances, one Redis', () => {
 
 describe('Redis down', () => {
   let redis: TestRedis;
-  let fake: Fake;
+  let fake: FakeUpstream;
   beforeAll(async () => {
     redis = await startRedis();
     fake = await startFakeUpstream();

@@ -4,6 +4,7 @@ import request from 'supertest';
 import {
   audio,
   buildService,
+  type FakeUpstream,
   filesIn,
   listen,
   type Reply,
@@ -14,8 +15,7 @@ import {
   truedy429,
 } from '../helpers/kit.js';
 
-type Fake = Awaited<ReturnType<typeof startFakeUpstream>>;
-let fake: Fake | undefined;
+let fake: FakeUpstream | undefined;
 const servers: Running[] = [];
 afterEach(async () => {
   await fake?.close();

@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   buildService,
+  type FakeUpstream,
   filesIn,
   listen,
   type Running,
@@ -10,8 +11,6 @@ import {
   truedy429,
 } from '../helpers/kit.js';
 import { multipart } from '../helpers/multipart.js';
-
-type Fake = Awaited<ReturnType<typeof startFakeUpstream>>;
 
 /** Sends `bytes` of a raw HTTP request, then destroys the socket. */
 function sendAndAbort(url: string, head: string, body: Buffer, cutAt: number, linger = 10): Promise<void> {
@@ -33,7 +32,7 @@ async function waitForEmpty(dir: string, ms = 1000): Promise<string[]> {
 }
 
 describe('no spooled upload outlives its request', () => {
-  let fake: Fake;
+  let fake: FakeUpstream;
   let server: Running;
   const config = testConfig({ MAX_FILE_BYTES: String(2 * 1024 * 1024) });
   const wav = Buffer.concat([
