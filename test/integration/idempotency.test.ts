@@ -3,10 +3,8 @@ import request from 'supertest';
 import {
   audio,
   buildService,
-  type FakeUpstream,
   listen,
   type Running,
-  startFakeUpstream,
   suiteFakeUpstream,
   testConfig,
   truedy429,
@@ -111,15 +109,13 @@ describe('Idempotency-Key (in memory)', () => {
 
 describe('Idempotency-Key across instances (Redis)', () => {
   let redis: TestRedis;
-  let fake: FakeUpstream;
+  const fake = suiteFakeUpstream();
   const servers: Running[] = [];
   beforeAll(async () => {
     redis = await startRedis();
-    fake = await startFakeUpstream();
   });
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.close()));
-    await fake.close();
     await redis.stop();
   });
 

@@ -3,10 +3,9 @@ import request from 'supertest';
 import {
   audio,
   buildService,
-  type FakeUpstream,
   listen,
   type Running,
-  startFakeUpstream,
+  suiteFakeUpstream,
   testConfig,
   truedy429,
 } from '../helpers/kit.js';
@@ -48,15 +47,11 @@ async function flush(url: string) {
 
 describe('several instances, one Redis', () => {
   let redis: TestRedis;
-  let fake: FakeUpstream;
+  const fake = suiteFakeUpstream();
   beforeAll(async () => {
     redis = await sharedRedis();
-    fake = await startFakeUpstream();
   });
-  afterAll(async () => {
-    await fake.close();
-    await redis.stop();
-  });
+  afterAll(() => redis.stop());
 
   it('share the inbound limit: the N+1th clone across both instances is refused', async () => {
     await flush(redis.url);
@@ -141,15 +136,11 @@ describe('several instances, one Redis', () => {
 
 describe('Redis down', () => {
   let redis: TestRedis;
-  let fake: FakeUpstream;
+  const fake = suiteFakeUpstream();
   beforeAll(async () => {
     redis = await startRedis();
-    fake = await startFakeUpstream();
   });
-  afterAll(async () => {
-    await fake.close();
-    await redis.stop();
-  });
+  afterAll(() => redis.stop());
 
   it('fails closed with 503 store_unavailable, readyz 503, and recovers by itself', async () => {
     const b = buildService(testConfig({ REDIS_URL: redis.url }), fake.url);

@@ -4,8 +4,8 @@ import {
   audio,
   buildService,
   type Running,
-  startFakeUpstream,
   startSandbox,
+  suiteFakeUpstream,
   testConfig,
 } from '../helpers/kit.js';
 
@@ -44,11 +44,7 @@ describe('GET /api/voices/:id', () => {
 });
 
 describe('GET /api/voices/:id against a scripted upstream', () => {
-  let fake: Awaited<ReturnType<typeof startFakeUpstream>>;
-  beforeAll(async () => {
-    fake = await startFakeUpstream();
-  });
-  afterAll(() => fake.close());
+  const fake = suiteFakeUpstream();
 
   it('passes the id as one encoded path segment: no id reaches another Truedy route', async () => {
     const { app } = buildService(testConfig(), fake.url);
