@@ -52,10 +52,10 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
  * The caller is then known by a digest prefix, never by the token itself.
  */
 export function clientAuth(tokens: readonly string[]) {
-  const known = tokens.map((t) => ({
-    digest: digest(t),
-    id: `token:${digest(t).toString('hex').slice(0, 12)}`,
-  }));
+  const known = tokens.map((t) => {
+    const d = digest(t);
+    return { digest: d, id: `token:${d.toString('hex').slice(0, 12)}` };
+  });
   return (req: Request, res: Response, next: NextFunction) => {
     if (known.length === 0) return next();
     const m = /^Bearer ([^\s]+)$/i.exec(req.get('authorization') ?? '');

@@ -1,5 +1,6 @@
 import type { Response } from 'express';
 import type { Voice } from '../../normalize/voice.js';
+import type { StoredResponse } from '../../stores/idempotency.js';
 import type { UpstreamSuccess } from '../../upstream/truedy-client.js';
 import { AppError } from '../errors.js';
 import { locals } from '../middleware/request-context.js';
@@ -13,12 +14,8 @@ export function clientGone(res: Response): AbortSignal {
   return controller.signal;
 }
 
-/** An answer as it is sent, and as an idempotency record keeps it. */
-export interface Answer {
-  status: number;
-  body: unknown;
-  headers: Record<string, string>;
-}
+/** An answer as it is sent: the same shape an idempotency record keeps and replays. */
+export type Answer = StoredResponse;
 
 /** A normalized voice in SPEC's envelope, or 502 upstream_invalid_response when upstream gave no id. */
 export function voiceAnswer(
