@@ -23,6 +23,8 @@ export interface ServiceOptions {
   lifecycle?: Lifecycle;
   webDir?: string;
   formPollMs?: number;
+  /** How long a refused body may take to finish arriving; 10 s, shorter in tests. */
+  lingerMs?: number;
 }
 
 /** Wires config into stores, the Truedy client and the app (Uppy Companion's "standalone" idea). */
@@ -58,6 +60,7 @@ export function createService(config: Config, options: ServiceOptions) {
     idempotency: redis?.idempotency,
     webDir: options.webDir,
     formPollMs: options.formPollMs,
+    lingerMs: options.lingerMs,
     storeHealthy: redis?.healthy,
   });
   return {

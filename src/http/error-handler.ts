@@ -3,6 +3,7 @@ import multer from 'multer';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { AppError, tooLarge } from './errors.js';
+import { type LingerLimits, lingerOnRefusedBody } from './linger.js';
 import { locals } from './middleware/request-context.js';
 
 /** multer's error codes and what SPEC calls them (fastify-multipart style: one table). */
@@ -62,7 +63,7 @@ export function sendError(res: Response, err: AppError, now: Date): void {
 }
 
 /** The one error handler: every failure becomes SPEC's JSON envelope; bugs are logged, never shown. */
-export function errorHandler(logger: Logger, now: () => Date) {
+export function errorHandler(logger: Logger, now: () => Date, linger: LingerLimits) {
   return (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     const log = locals(res).log ?? logger;
@@ -73,14 +74,7 @@ export function errorHandler(logger: Logger, now: () => Date) {
     } else if (appError.code === 'upstream_auth_failed') {
       log.error('Truedy refused our API key (401/403): check TRUEDY_API_KEY');
     }
-    if (!req.complete) {
-      // The body was not read to the end (a limit hit mid-upload, a refused origin): read and drop
-      // what is in flight so the client gets this answer instead of a reset, and close the
-      // connection after it, so a client that keeps sending cannot hold the server.
-      res.setHeader('Connection', 'close');
-      req.unpipe();
-      req.resume();
-    }
+    if (!req.complete) lingerOnRefusedBody(req, res, linger);
     sendError(res, appError, now());
   };
 }

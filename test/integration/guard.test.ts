@@ -257,3 +257,109 @@ describe('a refused upload that keeps coming', () => {
     }
   });
 });
+
+describe('a refused upload whose body is still on its way', () => {
+  it('is read to its end after the answer: no reset, and the connection serves the next request', async () => {
+    const { connect } = await import('node:net');
+    const { listen } = await import('../helpers/kit.js');
+    const fake = await startFakeUpstream();
+    const { app } = buildService(testConfig(), fake.url);
+    const server = await listen(app);
+    try {
+      const { port } = new URL(server.url);
+      const body = Buffer.alloc(200_000, 0x61);
+      const outcome = await new Promise<{ text: string; error?: string }>((resolve) => {
+        let text = '';
+        let sentRest = false;
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.write(
+            'POST /api/voices/clone HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n' +
+              `Content-Type: multipart/form-data; boundary=b\r\nContent-Length: ${body.length}\r\n\r\n`,
+          );
+          socket.write(body.subarray(0, 1000));
+        });
+        socket.on('data', (c) => {
+          text += String(c);
+          // The answer came before the body was done: send the rest, as a browser or form-data
+          // stream still busy reading its file does, then reuse the connection.
+          if (!sentRest && text.includes('origin_not_allowed')) {
+            sentRest = true;
+            setTimeout(() => {
+              socket.write(body.subarray(1000), () =>
+                socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'),
+              );
+            }, 50);
+          }
+          if (/HTTP\/1\.1 200/.test(text)) {
+            socket.end();
+            resolve({ text });
+          }
+        });
+        socket.on('error', (e) => resolve({ text, error: (e as NodeJS.ErrnoException).code }));
+        socket.on('close', () => resolve({ text, error: 'closed' }));
+      });
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.text).toMatch(/^HTTP\/1\.1 403/);
+      expect(outcome.text).toMatch(/HTTP\/1\.1 200[\s\S]*"status":"ok"/);
+    } finally {
+      await server.close();
+      await fake.close();
+    }
+  });
+});
+
+describe('a refused body is read only within bounds', () => {
+  /** Sends a refused request's headers, then `piece` every 20 ms; resolves when the server closes. */
+  async function trickle(lingerMs: number, headers: string, piece: Buffer) {
+    const { connect } = await import('node:net');
+    const { listen } = await import('../helpers/kit.js');
+    const fake = await startFakeUpstream();
+    const { app } = buildService(testConfig({ MAX_TOTAL_BYTES: '100000' }), fake.url, { lingerMs });
+    const server = await listen(app);
+    const { port } = new URL(server.url);
+    const started = Date.now();
+    try {
+      return await new Promise<{ answer: string; closedAfter: number }>((resolve) => {
+        let answer = '';
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.write(
+            `POST /api/voices/clone HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n${headers}\r\n`,
+          );
+          const timer = setInterval(() => socket.write(piece), 20);
+          socket.on('close', () => {
+            clearInterval(timer);
+            resolve({ answer, closedAfter: Date.now() - started });
+          });
+        });
+        socket.on('data', (c) => {
+          answer += String(c);
+        });
+        socket.on('error', () => undefined);
+      });
+    } finally {
+      await server.close();
+      await fake.close();
+    }
+  }
+
+  it('a body that does not finish in time: answered, then cut when the linger time is up', async () => {
+    const { answer, closedAfter } = await trickle(
+      300,
+      'Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 90000\r\n',
+      Buffer.alloc(10, 0x61),
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 403/);
+    expect(closedAfter).toBeGreaterThanOrEqual(250);
+    expect(closedAfter).toBeLessThan(2000);
+  });
+
+  it('a chunked body that grows past what an upload may be: answered, then cut', async () => {
+    const { answer, closedAfter } = await trickle(
+      60_000,
+      'Content-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n',
+      Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000, 0x61), Buffer.from('\r\n')]),
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 403/);
+    expect(closedAfter).toBeLessThan(5000);
+  });
+});
