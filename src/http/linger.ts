@@ -21,10 +21,7 @@ export interface LingerLimits {
 export function lingerOnRefusedBody(req: Request, res: Response, limits: LingerLimits): void {
   req.unpipe();
   const declared = Number(req.headers['content-length']);
-  if (
-    res.getHeader('Connection') === 'close' ||
-    (Number.isFinite(declared) && declared > limits.maxBytes)
-  ) {
+  if (res.getHeader('Connection') === 'close' || (Number.isFinite(declared) && declared > limits.maxBytes)) {
     // Not worth reading (or the process is draining): say so, and Node closes after the answer.
     res.setHeader('Connection', 'close');
     req.resume();
