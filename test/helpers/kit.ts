@@ -117,6 +117,9 @@ export interface Received {
   headers: IncomingMessage['headers'];
   body: Buffer;
   sha256: string;
+  /** When the request's head arrived (the send time, give or take transit). */
+  startedAt: number;
+  /** When its body had been read. */
   at: number;
 }
 
@@ -139,6 +142,7 @@ export async function startFakeUpstream(queue: Reply[] = [], fallback?: (r: Rece
       req.socket.destroy();
       return;
     }
+    const startedAt = Date.now();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -149,6 +153,7 @@ export async function startFakeUpstream(queue: Reply[] = [], fallback?: (r: Rece
         headers: req.headers,
         body,
         sha256: createHash('sha256').update(body).digest('hex'),
+        startedAt,
         at: Date.now(),
       };
       received.push(r);

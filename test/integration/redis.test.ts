@@ -103,11 +103,11 @@ describe('several instances, one Redis', () => {
   it('share the pacing: UPSTREAM_RATE_LIMIT_PER_MINUTE holds for both together', async () => {
     await flush(redis.url);
     const N = 4;
-    const windowMs = 500;
+    const windowMs = 1000;
     const pair = await twoInstances(
       redis.url,
       fake.url,
-      { UPSTREAM_RATE_LIMIT_PER_MINUTE: String(N), RETRY_BUDGET_MS: '700' },
+      { UPSTREAM_RATE_LIMIT_PER_MINUTE: String(N), RETRY_BUDGET_MS: '1400' },
       windowMs,
     );
     try {
@@ -121,13 +121,19 @@ describe('several instances, one Redis', () => {
         ),
       );
       const ok = results.filter((r) => r.status === 201).length;
-      expect(ok).toBe(2 * N); // slots at 0 and 500 ms fit a 700 ms budget
+      // Slots at 0 and 1000 ms fit a 1400 ms budget; a budget starts when its upload has been read,
+      // so on a busy machine a late one may reach a third window, but never all of them do.
+      expect(ok).toBeGreaterThanOrEqual(2 * N);
+      expect(ok).toBeLessThan(3 * N);
       expect(
-        results.filter((r) => r.status === 429).every((r) => r.body.error.code === 'upstream_rate_limited'),
+        results.filter((r) => r.status !== 201).every((r) => r.body.error.code === 'upstream_rate_limited'),
       ).toBe(true);
-      const times = fake.received.slice(start).map((r) => r.at);
+      // Arrival times at the fake trail the send slots by transit, up to 150 ms on a busy machine
+      // (both instances, the fake and the clients share this process): allow 200.
+      const times = fake.received.slice(start).map((r) => r.startedAt);
+      expect(times).toHaveLength(ok);
       for (const t of times)
-        expect(times.filter((u) => u >= t && u < t + windowMs - 60).length).toBeLessThanOrEqual(N);
+        expect(times.filter((u) => u >= t && u < t + windowMs - 200).length).toBeLessThanOrEqual(N);
     } finally {
       await pair.close();
     }
