@@ -105,7 +105,15 @@ export interface Config {
   shutdownTimeoutMs: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /**
+   * The largest multipart body an acceptable upload can make: MAX_TOTAL_BYTES of files plus room
+   * for the framing, the name and the other small fields (multer caps them at 16 × 16 KiB).
+   */
+  maxRequestBytes: number;
 }
+
+/** Room for the multipart framing and the small fields around the files' bytes. */
+const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
 
 /** The environment variables the service reads; `.env.example` lists the same (tested). */
 export const CONFIG_VARIABLES = Object.keys(schema.shape);
@@ -152,5 +160,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    maxRequestBytes: e.MAX_TOTAL_BYTES + MULTIPART_OVERHEAD_BYTES,
   };
 }

@@ -40,8 +40,6 @@ export interface AppDeps {
   lingerMs?: number;
 }
 
-/** Room for the multipart framing and the name field around the files' bytes. */
-const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
 /** How long a refused body may take to finish arriving (nginx's lingering_time is 30 s). */
 const LINGER_MS = 10_000;
 
@@ -105,9 +103,9 @@ export function createApp(deps: AppDeps): Express {
   app.use((req, _res, next) => next(AppError.of('not_found', `No route for ${req.method} ${req.path}.`)));
   app.use(
     errorHandler(logger, () => new Date(clock.now()), {
-      // A refused body is read to its end when it is no larger than an accepted one could be
-      // (plus the multipart framing), and arrives within LINGER_MS; otherwise the connection is cut.
-      maxBytes: config.maxTotalBytes + MULTIPART_OVERHEAD_BYTES,
+      // A refused body is read to its end when it is no larger than an accepted one could be and
+      // arrives within LINGER_MS; otherwise the connection is cut.
+      maxBytes: config.maxRequestBytes,
       maxMs: deps.lingerMs ?? LINGER_MS,
     }),
   );

@@ -12,6 +12,8 @@ describe('loadConfig', () => {
       maxFiles: 25,
       maxFileBytes: 10_485_760,
       maxTotalBytes: 52_428_800,
+      // the files' limit plus 1 MiB of multipart framing and small fields
+      maxRequestBytes: 52_428_800 + 1_048_576,
       upstreamTimeoutMs: 120_000,
       retry: { maxAttempts: 4, baseDelayMs: 500, maxDelayMs: 20_000, budgetMs: 60_000 },
       rateLimit: { windowMs: 60_000, max: 20 },

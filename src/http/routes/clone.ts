@@ -10,7 +10,7 @@ import { ACCEPTED_AUDIO, sniffAudio } from '../../upload/sniff.js';
 import { attachSpool, Spool, type SpooledFileInfo, spoolStorage } from '../../upload/spool.js';
 import type { TruedyClient } from '../../upstream/truedy-client.js';
 import { errorEnvelope, uploadError } from '../error-handler.js';
-import { AppError } from '../errors.js';
+import { AppError, tooLarge } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { clientKey } from '../middleware/guard.js';
 import { locals } from '../middleware/request-context.js';
@@ -56,10 +56,25 @@ export function createUploadReader(config: Config) {
     if (!req.is('multipart/form-data')) {
       throw AppError.of('unsupported_media_type', 'Send the upload as multipart/form-data.');
     }
+    // A declared length no acceptable upload can have is refused before a byte is read, rather
+    // than read (and multer would drain it to its end) only to be refused.
+    if (Number(req.headers['content-length']) > config.maxRequestBytes) {
+      throw tooLarge('MAX_TOTAL_BYTES', config.maxTotalBytes);
+    }
     const spool = attachSpool(req, new Spool(config.uploadDir, config.maxTotalBytes, hashFiles));
+    // After a limit error multer reads the body to its end before answering (so the client is not
+    // reset mid-send). A body sent without Content-Length has no end we know of: past the largest
+    // acceptable size the connection is cut instead.
+    let seen = 0;
+    const cap = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > config.maxRequestBytes) req.socket.destroy();
+    };
+    req.on('data', cap);
     await new Promise<void>((resolve, reject) =>
       upload(req, res, (err?: unknown) => (err ? reject(uploadError(err, config)) : resolve())),
     );
+    req.off('data', cap);
     locals(res).uploadBytes = spool.totalBytes;
 
     const name = readName(req.body as Record<string, unknown> | undefined);
