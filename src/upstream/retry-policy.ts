@@ -16,6 +16,12 @@ export type AttemptOutcome =
   | { kind: 'response'; status: number; headers: Headers; body: unknown }
   /** The connection never opened (refused, DNS): nothing reached Truedy. */
   | { kind: 'connect_failed' }
+  /**
+   * The connection broke before the whole request had been written to it (a pooled keep-alive
+   * connection the server had just closed, a reset mid-upload): Truedy never had a complete
+   * request to act on, so a retry cannot create a second voice (RFC 9112 §9.3.1).
+   */
+  | { kind: 'unsent' }
   /** The attempt ran past UPSTREAM_TIMEOUT_MS. */
   | { kind: 'timeout' }
   /** The connection broke after the request may have been sent. */
@@ -54,6 +60,7 @@ export interface RetryInput {
 export function isRetryable(outcome: AttemptOutcome, idempotent: boolean, hasUpstreamWait: boolean): boolean {
   switch (outcome.kind) {
     case 'connect_failed':
+    case 'unsent':
       return true;
     case 'timeout':
     case 'network':

@@ -113,6 +113,16 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
       const e = error as RequestError;
       if (e.name === 'TimeoutError') return { outcome: { kind: 'timeout' } };
       if (e.code && CONNECT_FAILURES.has(e.code)) return { outcome: { kind: 'connect_failed' } };
+      // got counts a body byte as uploaded only once the socket has taken it: fewer than the whole
+      // body means the connection broke before Truedy could have had a complete request.
+      const uploaded = e.request?.uploadProgress.transferred ?? 0;
+      if (body && uploaded < body.contentLength) {
+        ctx.log.warn(
+          { err: { code: e.code }, uploaded },
+          'upstream connection broke before the request was sent',
+        );
+        return { outcome: { kind: 'unsent' } };
+      }
       ctx.log.warn({ err: { code: e.code, message: e.message } }, 'upstream connection failed');
       return { outcome: { kind: 'network' } };
     } finally {
@@ -223,6 +233,7 @@ function finalError(
   const attemptsHeader = { 'X-Upstream-Attempts': String(attempts) };
   switch (outcome.kind) {
     case 'connect_failed':
+    case 'unsent':
     case 'network':
       return AppError.of('upstream_unavailable', undefined, undefined, attemptsHeader);
     case 'timeout':

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
@@ -161,6 +162,26 @@ describe('no retry where a second call could clone twice', () => {
     const res = await clone(app);
     expect([res.status, res.body.error.code]).toEqual([502, 'upstream_unavailable']);
     expect(fake.received).toHaveLength(1);
+  });
+
+  it('a connection that breaks before the whole body was sent is retried: Truedy never had the request', async () => {
+    // The fake resets as soon as the request head arrives; 16 MiB of JSON cannot all have left
+    // by then (socket buffers hold a few MiB), so the body was cut short.
+    const { fake, app, log } = await scripted([{ destroy: 'before-body' }], {
+      MAX_FILE_BYTES: String(16 * 1024 * 1024),
+    });
+    const wav = await readFile(audio('sample.wav'));
+    const big = Buffer.concat([wav, Buffer.alloc(12 * 1024 * 1024 - wav.length, 1)]);
+    const res = await request(app)
+      .post('/api/voices/clone')
+      .field('name', 'Big')
+      .attach('files', big, 'big.wav');
+    expect(res.status).toBe(201);
+    expect(res.headers['x-upstream-attempts']).toBe('2');
+    expect(fake.received).toHaveLength(1);
+    expect(log.lines.some((l) => l.msg === 'upstream connection broke before the request was sent')).toBe(
+      true,
+    );
   });
 
   it('a 503 that says when is retried', async () => {

@@ -95,6 +95,7 @@ describe('isRetryable: only where a retry cannot create a second voice', () => {
     [res(502), false, false, false],
     [res(504), false, false, false],
     [{ kind: 'connect_failed' }, false, false, true],
+    [{ kind: 'unsent' }, false, false, true],
     [{ kind: 'timeout' }, false, false, false],
     [{ kind: 'network' }, false, false, false],
     // A read is safe to repeat.
