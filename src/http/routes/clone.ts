@@ -34,9 +34,14 @@ export interface CloneInput {
 const FILE_FIELDS = ['files', 'files[]'];
 const MAX_NAME_CHARS = 100;
 
+/** multer's options; its `streamHandler` (multer 2.5) is missing from @types/multer. */
+type MulterOptions = multer.Options & {
+  streamHandler(req: Request, busboy: NodeJS.WritableStream): void;
+};
+
 /** Reads the multipart body into the spool and validates it (SPEC "POST /api/voices/clone"). */
 export function createUploadReader(config: Config) {
-  const upload = multer({
+  const options: MulterOptions = {
     storage: spoolStorage(),
     limits: {
       files: config.maxFiles,
@@ -50,7 +55,19 @@ export function createUploadReader(config: Config) {
     // SPEC wants filenames exactly as typed.
     defParamCharset: 'utf8',
     preservePath: true,
-  }).fields(FILE_FIELDS.map((name) => ({ name, maxCount: config.maxFiles })));
+    // After a limit error multer reads the body to its end before answering, so the client is not
+    // reset mid-send. A body sent without Content-Length has no end we know of: past the largest
+    // size an acceptable upload can have, the connection is cut instead.
+    streamHandler(req: Request, busboy: NodeJS.WritableStream) {
+      let seen = 0;
+      req.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen > config.maxRequestBytes) req.socket.destroy();
+      });
+      req.pipe(busboy);
+    },
+  };
+  const upload = multer(options).fields(FILE_FIELDS.map((name) => ({ name, maxCount: config.maxFiles })));
 
   return async function readUpload(req: Request, res: Response, hashFiles: boolean): Promise<CloneInput> {
     if (!req.is('multipart/form-data')) {
@@ -62,19 +79,9 @@ export function createUploadReader(config: Config) {
       throw tooLarge('MAX_TOTAL_BYTES', config.maxTotalBytes);
     }
     const spool = attachSpool(req, new Spool(config.uploadDir, config.maxTotalBytes, hashFiles));
-    // After a limit error multer reads the body to its end before answering (so the client is not
-    // reset mid-send). A body sent without Content-Length has no end we know of: past the largest
-    // acceptable size the connection is cut instead.
-    let seen = 0;
-    const cap = (chunk: Buffer) => {
-      seen += chunk.length;
-      if (seen > config.maxRequestBytes) req.socket.destroy();
-    };
-    req.on('data', cap);
     await new Promise<void>((resolve, reject) =>
       upload(req, res, (err?: unknown) => (err ? reject(uploadError(err, config)) : resolve())),
     );
-    req.off('data', cap);
     locals(res).uploadBytes = spool.totalBytes;
 
     const name = readName(req.body as Record<string, unknown> | undefined);
