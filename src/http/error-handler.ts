@@ -3,7 +3,7 @@ import multer from 'multer';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { AppError, tooLarge } from './errors.js';
-import { type LingerLimits, lingerOnRefusedBody } from './linger.js';
+import { answerRefusedBody, type LingerLimits } from './linger.js';
 import { locals } from './middleware/request-context.js';
 
 /** multer's error codes and what SPEC calls them (fastify-multipart style: one table). */
@@ -74,7 +74,10 @@ export function errorHandler(logger: Logger, now: () => Date, linger: LingerLimi
     } else if (appError.code === 'upstream_auth_failed') {
       log.error('Truedy refused our API key (401/403): check TRUEDY_API_KEY');
     }
-    if (!req.complete) lingerOnRefusedBody(req, res, linger);
-    sendError(res, appError, now());
+    const send = () => {
+      if (!res.headersSent && !res.destroyed) sendError(res, appError, now());
+    };
+    if (req.complete) send();
+    else answerRefusedBody(req, res, linger, send);
   };
 }

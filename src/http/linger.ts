@@ -8,25 +8,40 @@ export interface LingerLimits {
   maxMs: number;
 }
 
+/** Does the client want the connection kept after this exchange (RFC 9112 §9.3)? */
+function clientKeepsAlive(req: Request): boolean {
+  const connection = String(req.headers.connection ?? '').toLowerCase();
+  if (req.httpVersion === '1.0') return /\bkeep-alive\b/.test(connection);
+  return !/\bclose\b/.test(connection);
+}
+
 /**
- * Answers a request whose body was not read to its end (a refused origin, a limit hit
- * mid-upload) without resetting the client: the "lingering close" of RFC 9112 §9.6.
+ * Answers a request whose body was not read to its end (a refused origin or token, a rate limit)
+ * without resetting the client, the "lingering close" of RFC 9112 §9.6.
  *
- * Closing at once would make the kernel answer the bytes still in flight with a reset, and a
- * client still writing its body (a browser, a form-data stream reading its file) then sees
- * EPIPE or ECONNRESET instead of our JSON answer. So the rest is read and dropped after the
- * answer, and the connection stays usable; only a body too large to be worth reading, or one
- * that does not arrive in time, gets the connection cut.
+ * A socket closed while the client is still writing its body makes the kernel answer with a
+ * reset, and the client (a browser, a form-data stream still reading its file) sees EPIPE or
+ * ECONNRESET instead of our JSON. So the rest of the body is read and dropped: after the answer
+ * when the connection stays open (the answer arrives at once), before it when the client asked
+ * for `Connection: close` (Node closes the socket as soon as that answer is written). Only a body
+ * too large to be worth reading, or one that does not arrive in time, gets the connection cut.
  */
-export function lingerOnRefusedBody(req: Request, res: Response, limits: LingerLimits): void {
+export function answerRefusedBody(
+  req: Request,
+  res: Response,
+  limits: LingerLimits,
+  answer: () => void,
+): void {
   req.unpipe();
   const declared = Number(req.headers['content-length']);
   if (res.getHeader('Connection') === 'close' || (Number.isFinite(declared) && declared > limits.maxBytes)) {
-    // Not worth reading (or the process is draining): say so, and Node closes after the answer.
+    // Not worth reading (or the process is draining): answer, and Node closes after it.
     res.setHeader('Connection', 'close');
     req.resume();
+    answer();
     return;
   }
+  const answerFirst = clientKeepsAlive(req);
   let seen = 0;
   const cut = () => req.socket.destroy();
   const timer = setTimeout(cut, limits.maxMs);
@@ -35,7 +50,11 @@ export function lingerOnRefusedBody(req: Request, res: Response, limits: LingerL
     seen += chunk.length;
     if (seen > limits.maxBytes) cut();
   });
-  req.once('end', () => clearTimeout(timer));
+  req.once('end', () => {
+    clearTimeout(timer);
+    if (!answerFirst) answer();
+  });
   req.once('close', () => clearTimeout(timer));
   req.resume();
+  if (answerFirst) answer();
 }

@@ -267,6 +267,51 @@ describe('a refused upload whose body is still on its way', () => {
   });
 });
 
+describe('a refused upload from a client that asked for Connection: close', () => {
+  it('is answered once its body is in, so the close that follows cannot reset it', async () => {
+    const fake = await startFakeUpstream();
+    const { app } = buildService(testConfig(), fake.url);
+    const server = await listen(app);
+    try {
+      const { port } = new URL(server.url);
+      const body = Buffer.alloc(200_000, 0x61);
+      let restSentAt = 0;
+      const outcome = await new Promise<{ text: string; error?: string; answeredAt: number }>((resolve) => {
+        let text = '';
+        let answeredAt = 0;
+        // allowHalfOpen: the client goes on writing after a FIN from the server, as real ones may.
+        const socket = connect({ port: Number(port), host: '127.0.0.1', allowHalfOpen: true }, () => {
+          socket.write(
+            'POST /api/voices/clone HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' +
+              'Origin: https://evil.example\r\nContent-Type: multipart/form-data; boundary=b\r\n' +
+              `Content-Length: ${body.length}\r\n\r\n`,
+          );
+          socket.write(body.subarray(0, 1000));
+          // The rest comes later, as from a client still reading its file.
+          setTimeout(() => {
+            restSentAt = Date.now();
+            socket.write(body.subarray(1000), () => socket.end());
+          }, 150);
+        });
+        socket.on('data', (c) => {
+          answeredAt ||= Date.now();
+          text += String(c);
+        });
+        socket.on('error', (e) => resolve({ text, error: (e as NodeJS.ErrnoException).code, answeredAt }));
+        socket.on('close', () => resolve({ text, answeredAt }));
+      });
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.text).toMatch(/^HTTP\/1\.1 403/);
+      expect(outcome.text).toContain('origin_not_allowed');
+      expect(restSentAt).toBeGreaterThan(0);
+      expect(outcome.answeredAt).toBeGreaterThanOrEqual(restSentAt);
+    } finally {
+      await server.close();
+      await fake.close();
+    }
+  });
+});
+
 /** Sends a refused request's headers, then `piece` every 20 ms; resolves when the server closes. */
 async function trickle(headers: string, piece: Buffer, env: Record<string, string> = {}, lingerMs?: number) {
   const fake = await startFakeUpstream();
