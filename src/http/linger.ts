@@ -8,6 +8,18 @@ export interface LingerLimits {
   maxMs: number;
 }
 
+/**
+ * Cuts the connection once more than `maxBytes` of the request body have arrived: past the size
+ * an acceptable upload can have, reading on (to answer or to drop) is not worth the socket.
+ */
+export function cutBodyPast(req: Request, maxBytes: number): void {
+  let seen = 0;
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > maxBytes) req.socket.destroy();
+  });
+}
+
 /** Does the client want the connection kept after this exchange (RFC 9112 §9.3)? */
 function clientKeepsAlive(req: Request): boolean {
   const connection = String(req.headers.connection ?? '').toLowerCase();
@@ -42,14 +54,9 @@ export function answerRefusedBody(
     return;
   }
   const answerFirst = clientKeepsAlive(req);
-  let seen = 0;
-  const cut = () => req.socket.destroy();
-  const timer = setTimeout(cut, limits.maxMs);
+  const timer = setTimeout(() => req.socket.destroy(), limits.maxMs);
   timer.unref();
-  req.on('data', (chunk: Buffer) => {
-    seen += chunk.length;
-    if (seen > limits.maxBytes) cut();
-  });
+  cutBodyPast(req, limits.maxBytes);
   req.once('end', () => {
     clearTimeout(timer);
     if (!answerFirst) answer();

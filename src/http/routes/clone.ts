@@ -11,6 +11,7 @@ import { attachSpool, Spool, type SpooledFileInfo, spoolStorage } from '../../up
 import type { TruedyClient } from '../../upstream/truedy-client.js';
 import { errorEnvelope, uploadError } from '../error-handler.js';
 import { AppError, tooLarge } from '../errors.js';
+import { cutBodyPast } from '../linger.js';
 import type { Metrics } from '../metrics.js';
 import { clientKey } from '../middleware/guard.js';
 import { locals } from '../middleware/request-context.js';
@@ -59,11 +60,7 @@ export function createUploadReader(config: Config) {
     // reset mid-send. A body sent without Content-Length has no end we know of: past the largest
     // size an acceptable upload can have, the connection is cut instead.
     streamHandler(req: Request, busboy: NodeJS.WritableStream) {
-      let seen = 0;
-      req.on('data', (chunk: Buffer) => {
-        seen += chunk.length;
-        if (seen > config.maxRequestBytes) req.socket.destroy();
-      });
+      cutBodyPast(req, config.maxRequestBytes);
       req.pipe(busboy);
     },
   };
