@@ -219,128 +219,127 @@ describe('inbound rate limit on clones', () => {
   });
 });
 
+/** The head of a clone request the origin guard refuses; its own headers follow. */
+const REFUSED_HEAD = 'POST /api/voices/clone HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n';
+
+/** Runs `talk` against the service (on a fake upstream) on a port of its own, then stops both. */
+async function withService<T>(
+  talk: (port: number) => Promise<T>,
+  env: Record<string, string> = {},
+  lingerMs?: number,
+): Promise<T> {
+  const fake = await startFakeUpstream();
+  const server = await listen(buildService(testConfig(env), fake.url, { lingerMs }).app);
+  try {
+    return await talk(Number(new URL(server.url).port));
+  } finally {
+    await server.close();
+    await fake.close();
+  }
+}
+
 describe('a refused upload whose body is still on its way', () => {
   it('is read to its end after the answer: no reset, and the connection serves the next request', async () => {
-    const fake = await startFakeUpstream();
-    const { app } = buildService(testConfig(), fake.url);
-    const server = await listen(app);
-    try {
-      const { port } = new URL(server.url);
-      const body = Buffer.alloc(200_000, 0x61);
-      const outcome = await new Promise<{ text: string; error?: string }>((resolve) => {
-        let text = '';
-        let sentRest = false;
-        const socket = connect(Number(port), '127.0.0.1', () => {
-          socket.write(
-            'POST /api/voices/clone HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n' +
-              `Content-Type: multipart/form-data; boundary=b\r\nContent-Length: ${body.length}\r\n\r\n`,
-          );
-          socket.write(body.subarray(0, 1000));
-        });
-        socket.on('data', (c) => {
-          text += String(c);
-          // The answer came before the body was done: send the rest, as a browser or form-data
-          // stream still busy reading its file does, then reuse the connection.
-          if (!sentRest && text.includes('origin_not_allowed')) {
-            sentRest = true;
-            setTimeout(() => {
-              socket.write(body.subarray(1000), () =>
-                socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'),
-              );
-            }, 50);
-          }
-          if (/HTTP\/1\.1 200/.test(text)) {
-            socket.end();
-            resolve({ text });
-          }
-        });
-        socket.on('error', (e) => resolve({ text, error: (e as NodeJS.ErrnoException).code }));
-        socket.on('close', () => resolve({ text, error: 'closed' }));
-      });
-      expect(outcome.error).toBeUndefined();
-      expect(outcome.text).toMatch(/^HTTP\/1\.1 403/);
-      expect(outcome.text).toMatch(/HTTP\/1\.1 200[\s\S]*"status":"ok"/);
-    } finally {
-      await server.close();
-      await fake.close();
-    }
+    const body = Buffer.alloc(200_000, 0x61);
+    const outcome = await withService(
+      (port) =>
+        new Promise<{ text: string; error?: string }>((resolve) => {
+          let text = '';
+          let sentRest = false;
+          const socket = connect(port, '127.0.0.1', () => {
+            socket.write(
+              `${REFUSED_HEAD}Content-Type: multipart/form-data; boundary=b\r\nContent-Length: ${body.length}\r\n\r\n`,
+            );
+            socket.write(body.subarray(0, 1000));
+          });
+          socket.on('data', (c) => {
+            text += String(c);
+            // The answer came before the body was done: send the rest, as a browser or form-data
+            // stream still busy reading its file does, then reuse the connection.
+            if (!sentRest && text.includes('origin_not_allowed')) {
+              sentRest = true;
+              setTimeout(() => {
+                socket.write(body.subarray(1000), () =>
+                  socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'),
+                );
+              }, 50);
+            }
+            if (/HTTP\/1\.1 200/.test(text)) {
+              socket.end();
+              resolve({ text });
+            }
+          });
+          socket.on('error', (e) => resolve({ text, error: (e as NodeJS.ErrnoException).code }));
+          socket.on('close', () => resolve({ text, error: 'closed' }));
+        }),
+    );
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.text).toMatch(/^HTTP\/1\.1 403/);
+    expect(outcome.text).toMatch(/HTTP\/1\.1 200[\s\S]*"status":"ok"/);
   });
 });
 
 describe('a refused upload from a client that asked for Connection: close', () => {
   it('is answered once its body is in, so the close that follows cannot reset it', async () => {
-    const fake = await startFakeUpstream();
-    const { app } = buildService(testConfig(), fake.url);
-    const server = await listen(app);
-    try {
-      const { port } = new URL(server.url);
-      const body = Buffer.alloc(200_000, 0x61);
-      let restSentAt = 0;
-      const outcome = await new Promise<{ text: string; error?: string; answeredAt: number }>((resolve) => {
-        let text = '';
-        let answeredAt = 0;
-        // allowHalfOpen: the client goes on writing after a FIN from the server, as real ones may.
-        const socket = connect({ port: Number(port), host: '127.0.0.1', allowHalfOpen: true }, () => {
-          socket.write(
-            'POST /api/voices/clone HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' +
-              'Origin: https://evil.example\r\nContent-Type: multipart/form-data; boundary=b\r\n' +
-              `Content-Length: ${body.length}\r\n\r\n`,
-          );
-          socket.write(body.subarray(0, 1000));
-          // The rest comes later, as from a client still reading its file.
-          setTimeout(() => {
-            restSentAt = Date.now();
-            socket.write(body.subarray(1000), () => socket.end());
-          }, 150);
-        });
-        socket.on('data', (c) => {
-          answeredAt ||= Date.now();
-          text += String(c);
-        });
-        socket.on('error', (e) => resolve({ text, error: (e as NodeJS.ErrnoException).code, answeredAt }));
-        socket.on('close', () => resolve({ text, answeredAt }));
-      });
-      expect(outcome.error).toBeUndefined();
-      expect(outcome.text).toMatch(/^HTTP\/1\.1 403/);
-      expect(outcome.text).toContain('origin_not_allowed');
-      expect(restSentAt).toBeGreaterThan(0);
-      expect(outcome.answeredAt).toBeGreaterThanOrEqual(restSentAt);
-    } finally {
-      await server.close();
-      await fake.close();
-    }
+    const body = Buffer.alloc(200_000, 0x61);
+    let restSentAt = 0;
+    const outcome = await withService(
+      (port) =>
+        new Promise<{ text: string; error?: string; answeredAt: number }>((resolve) => {
+          let text = '';
+          let answeredAt = 0;
+          // allowHalfOpen: the client goes on writing after a FIN from the server, as real ones may.
+          const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => {
+            socket.write(
+              `${REFUSED_HEAD}Connection: close\r\nContent-Type: multipart/form-data; boundary=b\r\n` +
+                `Content-Length: ${body.length}\r\n\r\n`,
+            );
+            socket.write(body.subarray(0, 1000));
+            // The rest comes later, as from a client still reading its file.
+            setTimeout(() => {
+              restSentAt = Date.now();
+              socket.write(body.subarray(1000), () => socket.end());
+            }, 150);
+          });
+          socket.on('data', (c) => {
+            answeredAt ||= Date.now();
+            text += String(c);
+          });
+          socket.on('error', (e) => resolve({ text, error: (e as NodeJS.ErrnoException).code, answeredAt }));
+          socket.on('close', () => resolve({ text, answeredAt }));
+        }),
+    );
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.text).toMatch(/^HTTP\/1\.1 403/);
+    expect(outcome.text).toContain('origin_not_allowed');
+    expect(restSentAt).toBeGreaterThan(0);
+    expect(outcome.answeredAt).toBeGreaterThanOrEqual(restSentAt);
   });
 });
 
 /** Sends a refused request's headers, then `piece` every 20 ms; resolves when the server closes. */
-async function trickle(headers: string, piece: Buffer, env: Record<string, string> = {}, lingerMs?: number) {
-  const fake = await startFakeUpstream();
-  const { app } = buildService(testConfig(env), fake.url, { lingerMs });
-  const server = await listen(app);
-  const { port } = new URL(server.url);
-  const started = Date.now();
-  try {
-    return await new Promise<{ answer: string; closedAfter: number }>((resolve) => {
-      let answer = '';
-      const socket = connect(Number(port), '127.0.0.1', () => {
-        socket.write(
-          `POST /api/voices/clone HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n${headers}\r\n`,
-        );
-        const timer = setInterval(() => socket.write(piece), 20);
-        socket.on('close', () => {
-          clearInterval(timer);
-          resolve({ answer, closedAfter: Date.now() - started });
+function trickle(headers: string, piece: Buffer, env: Record<string, string> = {}, lingerMs?: number) {
+  return withService(
+    (port) =>
+      new Promise<{ answer: string; closedAfter: number }>((resolve) => {
+        const started = Date.now();
+        let answer = '';
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(`${REFUSED_HEAD}${headers}\r\n`);
+          const timer = setInterval(() => socket.write(piece), 20);
+          socket.on('close', () => {
+            clearInterval(timer);
+            resolve({ answer, closedAfter: Date.now() - started });
+          });
         });
-      });
-      socket.on('data', (c) => {
-        answer += String(c);
-      });
-      socket.on('error', () => undefined);
-    });
-  } finally {
-    await server.close();
-    await fake.close();
-  }
+        socket.on('data', (c) => {
+          answer += String(c);
+        });
+        socket.on('error', () => undefined);
+      }),
+    env,
+    lingerMs,
+  );
 }
 
 describe('a refused body is read only within bounds', () => {
