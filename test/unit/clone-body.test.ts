@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import {
-  base64Chunks,
   base64Length,
   createCloneBody,
   jsonString,
   READ_CHUNK,
+  type ReadFn,
 } from '../../src/upload/clone-body.js';
 import { hasRawControl, tempDir } from '../helpers/kit.js';
 
@@ -17,38 +16,6 @@ async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
   for await (const c of stream) out.push(Buffer.from(c));
   return Buffer.concat(out);
 }
-
-describe('base64Chunks', () => {
-  it.each([0, 1, 2, 3, 4, 5, 6, 7])(
-    'encodes %i bytes split at every point like one-shot base64',
-    async (n) => {
-      const data = randomBytes(n);
-      for (let cut = 0; cut <= n; cut++) {
-        const pieces = [data.subarray(0, cut), data.subarray(cut)];
-        const encoded = await collect(base64Chunks(Readable.from(pieces)));
-        expect(encoded.toString('latin1')).toBe(data.toString('base64'));
-      }
-    },
-  );
-
-  it('is exact for random chunkings of a larger buffer', async () => {
-    const data = randomBytes(10_000);
-    for (let trial = 0; trial < 20; trial++) {
-      const pieces: Buffer[] = [];
-      for (let i = 0; i < data.length; ) {
-        const len = 1 + Math.floor(Math.random() * 700);
-        pieces.push(data.subarray(i, i + len));
-        i += len;
-      }
-      expect((await collect(base64Chunks(Readable.from(pieces)))).toString()).toBe(data.toString('base64'));
-    }
-  });
-
-  it('never emits line breaks', async () => {
-    const out = await collect(base64Chunks(Readable.from([randomBytes(100_000)])));
-    expect(out.includes('\n')).toBe(false);
-  });
-});
 
 describe('jsonString', () => {
   it.each([
@@ -126,6 +93,57 @@ describe('createCloneBody', () => {
     ]);
     const [a, b] = [await collect(body.open()), await collect(body.open())];
     expect(a.equals(b)).toBe(true);
+  });
+
+  /** The data field of a one-file body, decoded, when the file is read through `read`. */
+  async function roundTrip(data: Buffer, read?: ReadFn): Promise<Buffer> {
+    const p = path.join(tempDir(), 'f');
+    writeFileSync(p, data);
+    const body = createCloneBody(
+      'n',
+      [{ filename: 'f', path: p, size: data.length, contentType: 'audio/wav' }],
+      read,
+    );
+    const bytes = await collect(body.open());
+    expect(bytes.length).toBe(body.contentLength);
+    const file = (JSON.parse(bytes.toString()) as { files: { data: string }[] }).files[0];
+    expect(file?.data).toBe(data.toString('base64'));
+    return Buffer.from(file?.data ?? '', 'base64');
+  }
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 100])(
+    'keeps 3-byte alignment when every read returns at most %i bytes',
+    async (most) => {
+      const data = randomBytes(1000);
+      const short: ReadFn = (fd, buf, off, len) => readSync(fd, buf, off, Math.min(len, most), null);
+      expect((await roundTrip(data, short)).equals(data)).toBe(true);
+    },
+  );
+
+  it('keeps 3-byte alignment across random short reads of a file larger than a read', async () => {
+    const data = randomBytes(3 * READ_CHUNK + 5);
+    for (let trial = 0; trial < 5; trial++) {
+      const short: ReadFn = (fd, buf, off, len) =>
+        readSync(fd, buf, off, 1 + Math.floor(Math.random() * len), null);
+      expect((await roundTrip(data, short)).equals(data)).toBe(true);
+    }
+  });
+
+  it('fails the stream, rather than send fewer bytes than announced, when a spooled file shrank', async () => {
+    const p = path.join(tempDir(), 'f');
+    writeFileSync(p, randomBytes(2 * READ_CHUNK));
+    const body = createCloneBody('n', [
+      { filename: 'f', path: p, size: 2 * READ_CHUNK, contentType: 'audio/wav' },
+    ]);
+    truncateSync(p, READ_CHUNK + 1);
+    await expect(collect(body.open())).rejects.toThrow(/shorter than when it was received/);
+  });
+
+  it('never emits line breaks', async () => {
+    const p = path.join(tempDir(), 'f');
+    writeFileSync(p, randomBytes(100_000));
+    const body = createCloneBody('n', [{ filename: 'f', path: p, size: 100_000, contentType: 'audio/wav' }]);
+    expect((await collect(body.open())).includes('\n')).toBe(false);
   });
 
   it('base64Length is 4 * ceil(n / 3)', () => {
