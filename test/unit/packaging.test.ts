@@ -40,4 +40,11 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/healthz/m);
   });
+
+  it('starts Node with the same flags as `npm start` (the benchmark measures those)', () => {
+    const pkg = JSON.parse(readFileSync(root('package.json'), 'utf8')) as { scripts: { start: string } };
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+    expect(cmd.join(' ')).toBe(pkg.scripts.start);
+    expect(cmd).toContain('--max-semi-space-size=8');
+  });
 });
