@@ -110,6 +110,13 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
       };
     } catch (error) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
+      // The body could not be produced (a spooled file removed or cut short under us): our own
+      // failure, which no retry can mend and Truedy must not be blamed for.
+      const bodyError = stream?.errored;
+      if (bodyError) {
+        ctx.log.error({ err: { message: bodyError.message } }, 'could not read the spooled upload');
+        throw AppError.of('internal_error');
+      }
       const e = error as RequestError;
       if (e.name === 'TimeoutError') return { outcome: { kind: 'timeout' } };
       if (e.code && CONNECT_FAILURES.has(e.code)) return { outcome: { kind: 'connect_failed' } };

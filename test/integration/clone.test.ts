@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
+import { createMemoryGate, type UpstreamGate } from '../../src/stores/upstream-gate.js';
 import {
   audio,
   buildService,
@@ -213,6 +215,30 @@ describe('POST /api/voices/clone: what goes upstream', () => {
     expect(odd.status).toBe(201);
     expect(odd.body.data).toMatchObject({ id: 'v9', name: 'Kept', status: 'training', type: 'custom' });
     expect(odd.body.meta.upstream_request_id).toBeNull();
+  });
+
+  it('a spooled file gone before the send is 500 internal_error at once: not retried, not blamed on Truedy', async () => {
+    const config = testConfig();
+    const memory = createMemoryGate({ limit: 0, windowMs: 60_000 });
+    // Something outside the service (a tmp cleaner, say) empties the spool folder while the
+    // request waits for its send slot.
+    const gate: UpstreamGate = {
+      ...memory,
+      reserve: async (now, deadline) => {
+        for (const f of filesIn(config.uploadDir)) unlinkSync(path.join(config.uploadDir, f));
+        return memory.reserve(now, deadline);
+      },
+    };
+    const { app, log } = buildService(config, fake.url, { gate });
+    const before = fake.received.length;
+    const res = await request(app)
+      .post('/api/voices/clone')
+      .field('name', 'n')
+      .attach('files', audio('sample.wav'));
+    expect(res.status).toBe(500);
+    expect(res.body.error.code).toBe('internal_error');
+    expect(fake.received.length).toBe(before);
+    expect(log.lines.some((l) => l.level === 50 && /spooled upload/.test(JSON.stringify(l)))).toBe(true);
   });
 
   it('relays a 422 detail[] as details.errors', async () => {
