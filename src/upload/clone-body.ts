@@ -76,7 +76,9 @@ class CloneBodyStream extends Readable {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.produce();
+      // Destroyed while this turn was pending (the request was aborted): opening the file now
+      // would leak its descriptor, since _destroy has already run.
+      if (!this.destroyed) this.produce();
     });
   }
 

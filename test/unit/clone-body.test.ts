@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readSync, truncateSync, writeFileSync } from 'node:fs';
+import { readdirSync, readSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import {
@@ -137,6 +137,27 @@ describe('createCloneBody', () => {
     ]);
     truncateSync(p, READ_CHUNK + 1);
     await expect(collect(body.open())).rejects.toThrow(/shorter than when it was received/);
+  });
+
+  it('opens no file once destroyed, even with a read already scheduled (no descriptor leaks)', async () => {
+    const p = path.join(tempDir(), 'f');
+    writeFileSync(p, randomBytes(4 * READ_CHUNK));
+    const body = createCloneBody('n', [
+      { filename: 'f', path: p, size: 4 * READ_CHUNK, contentType: 'audio/wav' },
+    ]);
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    const tick = () => new Promise((r) => setImmediate(r));
+    const before = openFds();
+    for (let i = 0; i < 20; i++) {
+      const stream = body.open();
+      stream.read(); // the first turn: the framing and the first piece of the file
+      await tick();
+      stream.read(); // schedules the next piece…
+      stream.destroy(); // …and the consumer goes away before it runs
+    }
+    await tick();
+    await tick();
+    expect(openFds()).toBe(before);
   });
 
   it('never emits line breaks', async () => {
