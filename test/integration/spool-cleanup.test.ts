@@ -1,3 +1,5 @@
+import { readdirSync, readlinkSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
@@ -75,6 +77,59 @@ describe('no spooled upload outlives its request', () => {
     // The wait was cancelled: no second attempt after the reset.
     await new Promise((r) => setTimeout(r, 450));
     expect(fake.received.length).toBe(before + 1);
+  });
+});
+
+/** Open descriptors of this process that point into `dir`. */
+function descriptorsInto(dir: string): string[] {
+  const fds = readdirSync('/proc/self/fd');
+  return fds.flatMap((fd) => {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      return target.startsWith(dir) ? [target] : [];
+    } catch {
+      return []; // closed between the listing and the look
+    }
+  });
+}
+
+describe('client gone while the body is going upstream', () => {
+  it('the send stops, the folder empties and no descriptor is left on a spooled file', async () => {
+    // An upstream that takes the request head and then reads nothing: the send stalls on
+    // backpressure part-way through a 12 MB base64 body.
+    let started = 0;
+    const stalled = await listen((req: IncomingMessage) => {
+      started++;
+      req.pause();
+    });
+    const config = testConfig({ MAX_FILE_BYTES: String(10 * 1024 * 1024), UPSTREAM_TIMEOUT_MS: '60000' });
+    const server = await listen(buildService(config, stalled.url).app);
+    try {
+      const big = Buffer.concat([
+        Buffer.from('RIFF\x24\x00\x10\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00', 'latin1'),
+        Buffer.alloc(9 * 1024 * 1024, 3),
+      ]);
+      const { body, contentType } = multipart([
+        { field: 'name', value: 'Gone' },
+        { field: 'files', filename: 'big.wav', data: big },
+      ]);
+      const head = `POST /api/voices/clone HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`;
+      const { port } = new URL(server.url);
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.write(Buffer.concat([Buffer.from(head), body])),
+      );
+      socket.on('error', () => undefined);
+      const until = Date.now() + 5000;
+      while (!started && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      expect(started).toBe(1);
+      expect(descriptorsInto(config.uploadDir)).toHaveLength(1); // the body stream is reading it
+      socket.destroy();
+      expect(await waitForEmpty(config.uploadDir)).toEqual([]);
+      expect(descriptorsInto(config.uploadDir)).toEqual([]);
+    } finally {
+      await server.close();
+      await stalled.close();
+    }
   });
 });
 
