@@ -4,6 +4,13 @@ const nullableString = { type: ['string', 'null'] };
 const json = (schema: object) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const errorResponse = (description: string) => ({ description, content: json(ref('ErrorEnvelope')) });
+/** A closed object schema: exactly these properties, every one required except `optional`. */
+const closedObject = (properties: Record<string, object>, optional: readonly string[] = []) => ({
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(properties).filter((k) => !optional.includes(k)),
+  properties,
+});
 
 /** This service's own API description (`GET /openapi.json`); the suite validates real answers against it. */
 export const OPENAPI = {
@@ -87,87 +94,43 @@ export const OPENAPI = {
   },
   components: {
     schemas: {
-      Voice: {
-        type: 'object',
-        additionalProperties: false,
-        required: [
-          'id',
-          'name',
-          'provider',
-          'type',
-          'language',
-          'status',
-          'created_at',
-          'updated_at',
-          'gender',
-          'accent',
-          'preview_url',
-        ],
-        properties: {
-          id: { type: 'string' },
-          name: { type: 'string' },
-          provider: nullableString,
-          type: { enum: ['custom', 'reference'] },
-          language: nullableString,
-          status: { enum: ['training', 'active', 'failed'] },
-          created_at: { type: 'string' },
-          updated_at: { type: 'string' },
-          gender: nullableString,
-          accent: nullableString,
-          preview_url: nullableString,
-        },
-      },
-      VoiceEnvelope: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['data', 'meta'],
-        properties: {
-          data: ref('Voice'),
-          meta: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['request_id', 'upstream_request_id', 'ts'],
-            properties: {
-              request_id: { type: 'string' },
-              upstream_request_id: nullableString,
-              ts: { type: 'string' },
-            },
+      Voice: closedObject({
+        id: { type: 'string' },
+        name: { type: 'string' },
+        provider: nullableString,
+        type: { enum: ['custom', 'reference'] },
+        language: nullableString,
+        status: { enum: ['training', 'active', 'failed'] },
+        created_at: { type: 'string' },
+        updated_at: { type: 'string' },
+        gender: nullableString,
+        accent: nullableString,
+        preview_url: nullableString,
+      }),
+      VoiceEnvelope: closedObject({
+        data: ref('Voice'),
+        meta: closedObject({
+          request_id: { type: 'string' },
+          upstream_request_id: nullableString,
+          ts: { type: 'string' },
+        }),
+      }),
+      ErrorEnvelope: closedObject({
+        error: closedObject(
+          {
+            code: { type: 'string', examples: Object.keys(ERROR_TABLE) },
+            message: { type: 'string' },
+            details: { type: 'object' },
           },
-        },
-      },
-      ErrorEnvelope: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['error', 'meta'],
-        properties: {
-          error: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['code', 'message'],
-            properties: {
-              code: { type: 'string', examples: Object.keys(ERROR_TABLE) },
-              message: { type: 'string' },
-              details: { type: 'object' },
-            },
-          },
-          meta: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['request_id', 'ts'],
-            properties: { request_id: { type: 'string' }, ts: { type: 'string' } },
-          },
-        },
-      },
-      Readiness: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['status', 'upstream', 'redis'],
-        properties: {
-          status: { enum: ['ready', 'draining', 'unavailable'] },
-          upstream: { enum: ['truedy', 'sandbox'] },
-          redis: { enum: ['ok', 'disabled', 'unavailable'] },
-        },
-      },
+          ['details'],
+        ),
+        meta: closedObject({ request_id: { type: 'string' }, ts: { type: 'string' } }),
+      }),
+      Readiness: closedObject({
+        status: { enum: ['ready', 'draining', 'unavailable'] },
+        upstream: { enum: ['truedy', 'sandbox'] },
+        redis: { enum: ['ok', 'disabled', 'unavailable'] },
+      }),
     },
   },
 } as const;
