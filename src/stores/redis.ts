@@ -58,13 +58,18 @@ if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1],
 return 1
 `;
 
+/** SPEC's 503 store_unavailable, with the Retry-After every Redis failure gets. */
+function storeUnavailable(details?: Record<string, unknown>): AppError {
+  return AppError.of('store_unavailable', undefined, details, { 'Retry-After': '5' });
+}
+
 /** Any Redis failure becomes SPEC's 503 store_unavailable: the service refuses rather than run unlimited. */
 async function guarded<T>(op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (error) {
     if (error instanceof AppError) throw error;
-    throw AppError.of('store_unavailable', undefined, undefined, { 'Retry-After': '5' });
+    throw storeUnavailable();
   }
 }
 
@@ -87,12 +92,7 @@ function recoveringRedisStore(options: {
           return await super.increment(key);
         } catch (error) {
           this.incrementScriptSha.catch(() => undefined);
-          throw AppError.of(
-            'store_unavailable',
-            undefined,
-            { cause: (error as Error).message },
-            { 'Retry-After': '5' },
-          );
+          throw storeUnavailable({ cause: (error as Error).message });
         }
       }
     }
