@@ -4,7 +4,7 @@ import { type DestinationStream, type Logger, pino } from 'pino';
 export const REDACT_PATHS = [
   'apiKey',
   'config.truedyApiKey',
-  'config.clientTokens',
+  'config.auth.clientTokens',
   'headers.authorization',
   'req.headers.authorization',
   'req.headers.cookie',

@@ -58,7 +58,7 @@ async function main() {
     baseUrl,
     upstreamName: sandbox ? 'sandbox' : 'truedy',
   });
-  if (config.redisUrl && !(await service.ready(5000))) {
+  if (config.redis && !(await service.ready(5000))) {
     logger.error('Redis is not reachable yet: /readyz says 503 and clone requests are refused until it is');
   }
   // connectionsCheckingInterval: how often Node enforces headersTimeout/requestTimeout (default 30 s).

@@ -21,6 +21,20 @@ const int = (min: number, fallback: number) =>
     .pipe(z.number().int().min(min).max(Number.MAX_SAFE_INTEGER))
     .default(fallback);
 
+/** A non-negative number of seconds, decimals allowed (`0` = no limit). */
+const seconds = z
+  .string()
+  .trim()
+  .regex(/^\d+(\.\d+)?$/, 'must be a number of seconds')
+  .transform(Number)
+  .default(0);
+
+const optionalText = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => v || undefined);
+
 const list = z
   .string()
   .optional()
@@ -30,6 +44,14 @@ const list = z
       .map((s) => s.trim())
       .filter(Boolean),
   );
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .default('false')
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], 'must be true or false'))
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const trustProxy = z
   .string()
@@ -42,15 +64,34 @@ const trustProxy = z
     return v; // a comma list of subnets or Express's names (loopback, uniquelocal…)
   });
 
-const schema = z.object({
+const httpUrl = z.url({ protocol: /^https?$/ });
+const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' });
+
+/** `host:port`, as Sentinel addresses are written. */
+const hostPort = z
+  .string()
+  .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
+  .transform((v) => {
+    const i = v.lastIndexOf(':');
+    return { host: v.slice(0, i), port: Number(v.slice(i + 1)) };
+  });
+
+/** An HTTP header name (RFC 9110 token). */
+const headerName = z
+  .string()
+  .trim()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name')
+  .transform((v) => v.toLowerCase())
+  .optional();
+
+/** Room for the multipart framing and the small fields around the files' bytes. */
+const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
+
+/** Every variable the service reads, as zod parses it (SPEC "Configuration"). */
+const variables = z.object({
   NODE_ENV: z.string().default('development'),
-  TRUEDY_API_KEY: z
-    .string()
-    .trim()
-    .optional()
-    .transform((v) => v || undefined),
-  TRUEDY_BASE_URL: z
-    .url({ protocol: /^https?$/ })
+  TRUEDY_API_KEY: optionalText,
+  TRUEDY_BASE_URL: httpUrl
     .default('https://api.truedy.ai/api/public/v1')
     .transform((v) => v.replace(/\/+$/, '')),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
@@ -59,6 +100,7 @@ const schema = z.object({
   MAX_FILE_BYTES: int(1, 10_485_760),
   MAX_TOTAL_BYTES: int(1, 52_428_800),
   UPSTREAM_TIMEOUT_MS: int(1, 120_000),
+  UPSTREAM_MAX_RESPONSE_BYTES: int(1, 1_048_576),
   RETRY_MAX_ATTEMPTS: int(1, 4),
   RETRY_BASE_DELAY_MS: int(0, 500),
   RETRY_MAX_DELAY_MS: int(0, 20_000),
@@ -66,83 +108,107 @@ const schema = z.object({
   RATE_LIMIT_WINDOW_MS: int(1, 60_000),
   RATE_LIMIT_MAX: int(1, 20),
   UPSTREAM_RATE_LIMIT_PER_MINUTE: int(0, 100),
-  REDIS_URL: z
-    .string()
-    .trim()
-    .optional()
-    .transform((v) => v || undefined)
-    .pipe(z.url({ protocol: /^rediss?$/ }).optional()),
-  ALLOWED_ORIGINS: list.pipe(z.array(z.url({ protocol: /^https?$/ }))),
+  // Cluster mode takes several seed nodes, so the URL is a comma list (SPEC "Several instances").
+  REDIS_URL: list.pipe(z.array(redisUrl)),
+  REDIS_TLS_CA_FILE: optionalText,
+  REDIS_TLS_CERT_FILE: optionalText,
+  REDIS_TLS_KEY_FILE: optionalText,
+  REDIS_CLUSTER: bool,
+  REDIS_SENTINELS: list.pipe(z.array(hostPort)),
+  REDIS_SENTINEL_NAME: optionalText,
+  REDIS_KEY_PREFIX: z.string().trim().min(1).default('truedy-bff:'),
+  ALLOWED_ORIGINS: list.pipe(z.array(httpUrl)),
   CLIENT_TOKENS: list.pipe(z.array(z.string().min(16, 'each token needs at least 16 characters'))),
+  AUTH_JWKS_URL: httpUrl.optional(),
+  AUTH_ISSUER: optionalText,
+  AUTH_AUDIENCE: optionalText,
+  AUTH_PROXY_USER_HEADER: headerName,
+  AUDIT_LOG: optionalText,
+  REQUIRE_CONSENT: bool,
+  MIN_AUDIO_SECONDS: seconds,
+  MAX_AUDIO_SECONDS: seconds,
   TRUST_PROXY: trustProxy,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   UPLOAD_DIR: z.string().trim().min(1).default(os.tmpdir()),
+  MEMORY_BUFFER_FILE_BYTES: int(0, 1_048_576),
+  MEMORY_BUFFER_TOTAL_BYTES: int(0, 33_554_432),
   SHUTDOWN_TIMEOUT_MS: int(0, 30_000),
   HEADERS_TIMEOUT_MS: int(1, 20_000),
   REQUEST_TIMEOUT_MS: int(1, 300_000),
+  // The OpenTelemetry SDK reads the standard OTEL_* variables itself; these are checked here so a
+  // typo stops start-up like any other value, and so tracing costs nothing when none is set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl.optional(),
+  OTEL_SERVICE_NAME: z.string().trim().min(1).default('truedy-voice-bff'),
+  OTEL_TRACES_SAMPLER: optionalText,
+  OTEL_TRACES_SAMPLER_ARG: optionalText,
+  OTEL_RESOURCE_ATTRIBUTES: optionalText,
 });
 
-/** Validated service configuration (SPEC "Configuration"), camel-cased. */
-export interface Config {
-  nodeEnv: string;
-  truedyApiKey: string | undefined;
-  truedyBaseUrl: string;
-  host: string;
-  port: number;
-  maxFiles: number;
-  maxFileBytes: number;
-  maxTotalBytes: number;
-  upstreamTimeoutMs: number;
-  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; budgetMs: number };
-  rateLimit: { windowMs: number; max: number };
-  upstreamRateLimitPerMinute: number;
-  redisUrl: string | undefined;
-  allowedOrigins: string[];
-  clientTokens: string[];
-  trustProxy: boolean | number | string;
-  logLevel: string;
-  uploadDir: string;
-  shutdownTimeoutMs: number;
-  headersTimeoutMs: number;
-  requestTimeoutMs: number;
-  /**
-   * The largest multipart body an acceptable upload can make: MAX_TOTAL_BYTES of files plus room
-   * for the framing, the name and the other small fields (multer caps them at 16 × 16 KiB).
-   */
-  maxRequestBytes: number;
-}
-
-/** Room for the multipart framing and the small fields around the files' bytes. */
-const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
-
-/** The environment variables the service reads; `.env.example` lists the same (tested). */
-export const CONFIG_VARIABLES = Object.keys(schema.shape);
-
-/** Parses and validates the environment once; throws ConfigError naming the first bad variable. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
-  // `VAR=` in an env file means "not set", so empty values fall back to defaults.
-  const present = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''),
-  );
-  const parsed = schema.safeParse(present);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(String(issue?.path[0] ?? 'environment'), issue?.message ?? 'invalid');
-  }
-  const e = parsed.data;
-  if (e.NODE_ENV === 'production' && !e.TRUEDY_API_KEY) {
-    throw new ConfigError('TRUEDY_API_KEY', 'is required when NODE_ENV=production');
-  }
-  return {
+/** The environment as read, camel-cased and grouped the way the code uses it. */
+const schema = variables
+  .superRefine((e, ctx) => {
+    const fail = (variable: string, message: string) =>
+      ctx.addIssue({ code: 'custom', path: [variable], message });
+    if (e.NODE_ENV === 'production' && !e.TRUEDY_API_KEY)
+      fail('TRUEDY_API_KEY', 'is required when NODE_ENV=production');
+    // SPEC "Identity": the three JWT settings come together or not at all.
+    const auth = {
+      AUTH_JWKS_URL: e.AUTH_JWKS_URL,
+      AUTH_ISSUER: e.AUTH_ISSUER,
+      AUTH_AUDIENCE: e.AUTH_AUDIENCE,
+    };
+    const missing = Object.entries(auth)
+      .filter(([, v]) => !v)
+      .map(([k]) => k);
+    if (missing.length > 0 && missing.length < 3) {
+      fail(
+        missing[0] as string,
+        `is required with ${Object.keys(auth)
+          .filter((k) => !missing.includes(k))
+          .join(' and ')} (missing: ${missing.join(', ')})`,
+      );
+    }
+    if (e.REDIS_SENTINELS.length > 0 && !e.REDIS_SENTINEL_NAME)
+      fail('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS');
+    if (e.REDIS_SENTINEL_NAME && e.REDIS_SENTINELS.length === 0)
+      fail('REDIS_SENTINELS', 'is required with REDIS_SENTINEL_NAME');
+    if (e.REDIS_CLUSTER && e.REDIS_URL.length === 0)
+      fail('REDIS_URL', 'is required with REDIS_CLUSTER=true (one or more seed nodes)');
+    if (e.REDIS_CLUSTER && e.REDIS_SENTINELS.length > 0)
+      fail('REDIS_CLUSTER', 'cannot be combined with REDIS_SENTINELS');
+    if (!e.REDIS_CLUSTER && e.REDIS_URL.length > 1)
+      fail('REDIS_URL', 'takes several URLs only with REDIS_CLUSTER=true');
+    if (Boolean(e.REDIS_TLS_CERT_FILE) !== Boolean(e.REDIS_TLS_KEY_FILE)) {
+      fail(
+        e.REDIS_TLS_CERT_FILE ? 'REDIS_TLS_KEY_FILE' : 'REDIS_TLS_CERT_FILE',
+        'client certificate and key come together',
+      );
+    }
+    if (e.MAX_AUDIO_SECONDS > 0 && e.MIN_AUDIO_SECONDS > e.MAX_AUDIO_SECONDS)
+      fail('MIN_AUDIO_SECONDS', 'is larger than MAX_AUDIO_SECONDS');
+  })
+  .transform((e) => ({
     nodeEnv: e.NODE_ENV,
     truedyApiKey: e.TRUEDY_API_KEY,
     truedyBaseUrl: e.TRUEDY_BASE_URL,
     host: e.HOST,
     port: e.PORT,
-    maxFiles: e.MAX_FILES,
-    maxFileBytes: e.MAX_FILE_BYTES,
-    maxTotalBytes: e.MAX_TOTAL_BYTES,
+    limits: {
+      maxFiles: e.MAX_FILES,
+      maxFileBytes: e.MAX_FILE_BYTES,
+      maxTotalBytes: e.MAX_TOTAL_BYTES,
+      /**
+       * The largest multipart body an acceptable upload can make: MAX_TOTAL_BYTES of files plus room
+       * for the framing, the name and the other small fields (multer caps them at 16 × 16 KiB).
+       */
+      maxRequestBytes: e.MAX_TOTAL_BYTES + MULTIPART_OVERHEAD_BYTES,
+      minAudioSeconds: e.MIN_AUDIO_SECONDS,
+      maxAudioSeconds: e.MAX_AUDIO_SECONDS,
+    },
+    requireConsent: e.REQUIRE_CONSENT,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    upstreamMaxResponseBytes: e.UPSTREAM_MAX_RESPONSE_BYTES,
     retry: {
       maxAttempts: e.RETRY_MAX_ATTEMPTS,
       baseDelayMs: e.RETRY_BASE_DELAY_MS,
@@ -151,15 +217,62 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     rateLimit: { windowMs: e.RATE_LIMIT_WINDOW_MS, max: e.RATE_LIMIT_MAX },
     upstreamRateLimitPerMinute: e.UPSTREAM_RATE_LIMIT_PER_MINUTE,
-    redisUrl: e.REDIS_URL,
+    /** Set when limits, cooldown, pacing and idempotency are shared through Redis. */
+    redis:
+      e.REDIS_URL.length > 0 || e.REDIS_SENTINELS.length > 0
+        ? {
+            urls: e.REDIS_URL,
+            cluster: e.REDIS_CLUSTER,
+            sentinels: e.REDIS_SENTINELS,
+            sentinelName: e.REDIS_SENTINEL_NAME,
+            tls: {
+              caFile: e.REDIS_TLS_CA_FILE,
+              certFile: e.REDIS_TLS_CERT_FILE,
+              keyFile: e.REDIS_TLS_KEY_FILE,
+            },
+            keyPrefix: e.REDIS_KEY_PREFIX,
+          }
+        : undefined,
     allowedOrigins: e.ALLOWED_ORIGINS.map((o) => new URL(o).origin),
-    clientTokens: e.CLIENT_TOKENS,
+    auth: {
+      clientTokens: e.CLIENT_TOKENS,
+      jwt:
+        e.AUTH_JWKS_URL && e.AUTH_ISSUER && e.AUTH_AUDIENCE
+          ? { jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE }
+          : undefined,
+      proxyUserHeader: e.AUTH_PROXY_USER_HEADER,
+    },
+    auditLog: e.AUDIT_LOG,
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
     uploadDir: e.UPLOAD_DIR,
+    memoryBuffer: { fileBytes: e.MEMORY_BUFFER_FILE_BYTES, totalBytes: e.MEMORY_BUFFER_TOTAL_BYTES },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
-    maxRequestBytes: e.MAX_TOTAL_BYTES + MULTIPART_OVERHEAD_BYTES,
-  };
+    /** Tracing is on only when an OTLP endpoint is named (SPEC "Operations": otherwise no cost). */
+    tracing:
+      e.OTEL_EXPORTER_OTLP_ENDPOINT || e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+        ? { serviceName: e.OTEL_SERVICE_NAME }
+        : undefined,
+  }));
+
+/** Validated service configuration (SPEC "Configuration"), inferred from its schema. */
+export type Config = z.output<typeof schema>;
+
+/** The environment variables the service reads; `.env.example` lists the same (tested). */
+export const CONFIG_VARIABLES = Object.keys(variables.shape);
+
+/** Parses and validates the environment once; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // `VAR=` in an env file means "not set", so empty values fall back to defaults.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => k in variables.shape && v !== undefined && v.trim() !== ''),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(String(issue?.path[0] ?? 'environment'), issue?.message ?? 'invalid');
+  }
+  return parsed.data;
 }

@@ -72,7 +72,7 @@ export function createApp(deps: AppDeps): Express {
       lifecycle,
       upstreamName: deps.upstreamName,
       storeHealthy: deps.storeHealthy ?? (() => true),
-      redisConfigured: Boolean(config.redisUrl),
+      redisConfigured: Boolean(config.redis),
     }),
   );
   app.get('/openapi.json', (_req, res) => {
@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', (_req, _res, next) => next(lifecycle.draining ? AppError.of('shutting_down') : undefined));
   // Order matters: preflights are answered and foreign origins refused before auth, and refused
   // requests never reach the rate limiter, so they do not count (SPEC 429 rate_limited).
-  app.use('/api', originGuard(config.allowedOrigins), clientAuth(config.clientTokens));
+  app.use('/api', originGuard(config.allowedOrigins), clientAuth(config.auth.clientTokens));
   app.post(
     '/api/voices/clone',
     cloneRateLimit(config, deps.rateLimitStore),
@@ -105,7 +105,7 @@ export function createApp(deps: AppDeps): Express {
     errorHandler(logger, () => new Date(clock.now()), {
       // A refused body is read to its end when it is no larger than an accepted one could be and
       // arrives within LINGER_MS; otherwise the connection is cut.
-      maxBytes: config.maxRequestBytes,
+      maxBytes: config.limits.maxRequestBytes,
       maxMs: deps.lingerMs ?? LINGER_MS,
     }),
   );

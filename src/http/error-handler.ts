@@ -8,8 +8,8 @@ import { locals } from './middleware/request-context.js';
 
 /** multer's error codes and what SPEC calls them (fastify-multipart style: one table). */
 const MULTER_ERRORS: Record<string, (config: Config, err: multer.MulterError) => AppError> = {
-  LIMIT_FILE_SIZE: (c, e) => tooLarge('MAX_FILE_BYTES', c.maxFileBytes, e.field),
-  LIMIT_FILE_COUNT: (c) => tooLarge('MAX_FILES', c.maxFiles),
+  LIMIT_FILE_SIZE: (c, e) => tooLarge('MAX_FILE_BYTES', c.limits.maxFileBytes, e.field),
+  LIMIT_FILE_COUNT: (c) => tooLarge('MAX_FILES', c.limits.maxFiles),
   LIMIT_UNEXPECTED_FILE: (_c, e) =>
     AppError.of('invalid_request', `Unexpected file field "${e.field}"; send files as "files".`, {
       field: e.field,

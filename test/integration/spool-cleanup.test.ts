@@ -173,7 +173,7 @@ describe('bodies larger than any acceptable upload', () => {
   it('a declared Content-Length over the limit: 413 at once, before a byte is read', async () => {
     const { answer, sent } = await push(
       'POST /api/voices/clone HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n' +
-        `Content-Length: ${config.maxRequestBytes + 1}\r\n\r\n`,
+        `Content-Length: ${config.limits.maxRequestBytes + 1}\r\n\r\n`,
       Buffer.alloc(1024),
     );
     expect(answer).toMatch(/^HTTP\/1\.1 413/);
@@ -196,8 +196,8 @@ describe('bodies larger than any acceptable upload', () => {
       chunk(Buffer.alloc(32 * 1024, 7)),
     );
     // Cut soon after the largest acceptable body, not left to drain until the request timeout.
-    expect(sent).toBeGreaterThan(config.maxTotalBytes);
-    expect(sent).toBeLessThan(config.maxRequestBytes + 2 * 1024 * 1024);
+    expect(sent).toBeGreaterThan(config.limits.maxTotalBytes);
+    expect(sent).toBeLessThan(config.limits.maxRequestBytes + 2 * 1024 * 1024);
     expect(await waitForEmpty(config.uploadDir)).toEqual([]);
     expect(fake.received).toHaveLength(0);
   });

@@ -45,11 +45,11 @@ export function createUploadReader(config: Config) {
   const options: MulterOptions = {
     storage: spoolStorage(),
     limits: {
-      files: config.maxFiles,
-      fileSize: config.maxFileBytes,
+      files: config.limits.maxFiles,
+      fileSize: config.limits.maxFileBytes,
       fields: 16,
       fieldSize: 16 * 1024,
-      parts: config.maxFiles + 16,
+      parts: config.limits.maxFiles + 16,
       headerPairs: 200,
     },
     // multer 2 decodes non-ASCII filenames as latin1 and cuts them at a backslash unless told otherwise;
@@ -60,11 +60,11 @@ export function createUploadReader(config: Config) {
     // reset mid-send. A body sent without Content-Length has no end we know of: past the largest
     // size an acceptable upload can have, the connection is cut instead.
     streamHandler(req: Request, busboy: NodeJS.WritableStream) {
-      cutBodyPast(req, config.maxRequestBytes);
+      cutBodyPast(req, config.limits.maxRequestBytes);
       req.pipe(busboy);
     },
   };
-  const upload = multer(options).fields(FILE_FIELDS.map((name) => ({ name, maxCount: config.maxFiles })));
+  const upload = multer(options).fields(FILE_FIELDS.map((name) => ({ name, maxCount: config.limits.maxFiles })));
 
   return async function readUpload(req: Request, res: Response, hashFiles: boolean): Promise<CloneInput> {
     if (!req.is('multipart/form-data')) {
@@ -72,10 +72,10 @@ export function createUploadReader(config: Config) {
     }
     // A declared length no acceptable upload can have is refused before a byte is read, rather
     // than read (and multer would drain it to its end) only to be refused.
-    if (Number(req.headers['content-length']) > config.maxRequestBytes) {
-      throw tooLarge('MAX_TOTAL_BYTES', config.maxTotalBytes);
+    if (Number(req.headers['content-length']) > config.limits.maxRequestBytes) {
+      throw tooLarge('MAX_TOTAL_BYTES', config.limits.maxTotalBytes);
     }
-    const spool = attachSpool(req, new Spool(config.uploadDir, config.maxTotalBytes, hashFiles));
+    const spool = attachSpool(req, new Spool(config.uploadDir, config.limits.maxTotalBytes, hashFiles));
     await new Promise<void>((resolve, reject) =>
       upload(req, res, (err?: unknown) => (err ? reject(uploadError(err, config)) : resolve())),
     );

@@ -19,11 +19,11 @@ export function formRoutes(config: Config, webDir: string, pollMs: number): Rout
   const router = express.Router();
   let page: string | undefined;
   const values: Record<string, string> = {
-    MAX_FILES: String(config.maxFiles),
-    MAX_FILE_BYTES: String(config.maxFileBytes),
-    MAX_TOTAL_BYTES: String(config.maxTotalBytes),
-    MAX_FILE_SIZE: human(config.maxFileBytes),
-    MAX_TOTAL_SIZE: human(config.maxTotalBytes),
+    MAX_FILES: String(config.limits.maxFiles),
+    MAX_FILE_BYTES: String(config.limits.maxFileBytes),
+    MAX_TOTAL_BYTES: String(config.limits.maxTotalBytes),
+    MAX_FILE_SIZE: human(config.limits.maxFileBytes),
+    MAX_TOTAL_SIZE: human(config.limits.maxTotalBytes),
     POLL_MS: String(pollMs),
     ACCEPT: ACCEPTED_AUDIO.join(','),
     ACCEPT_TEXT: ACCEPTED_AUDIO.join(', '),
