@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import type { Redactor } from './redact.js';
 
 /** Paths pino blanks in every log line: the key and any credential header never reach a log (SPEC "Operations"). */
 export const REDACT_PATHS = [
@@ -11,15 +12,25 @@ export const REDACT_PATHS = [
   '*.authorization',
 ];
 
-/** A JSON logger at `level`; tests pass their own destination to read what was logged. */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/** How a logger is built: its level, where lines go (tests keep them), and what must never appear. */
+export interface LoggerOptions {
+  level: string;
+  destination?: DestinationStream;
+  /** Applied to every finished line, so a secret cannot reach the log by any field or message. */
+  redactor?: Redactor;
+}
+
+/** A JSON logger (pino). */
+export function createLogger(options: LoggerOptions): Logger {
+  const { redactor } = options;
   return pino(
     {
-      level,
+      level: options.level,
       base: { service: 'truedy-voice-bff' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      ...(redactor ? { hooks: { streamWrite: (line: string) => redactor.text(line) } } : {}),
     },
-    destination,
+    options.destination,
   );
 }

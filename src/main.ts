@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config/config.js';
 import { createLogger } from './logger.js';
 import { createSandboxApp } from './sandbox/sandbox-app.js';
-import { createService } from './service.js';
+import { createService, serviceRedactor } from './service.js';
 
 /** Listens and resolves once the server is bound. */
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
@@ -27,7 +27,9 @@ async function main() {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
+  // No key outside production: the embedded fake Truedy gets a random one of its own.
+  const apiKey = config.truedyApiKey ?? `sandbox_${randomBytes(16).toString('hex')}`;
+  const logger = createLogger({ level: config.logLevel, redactor: serviceRedactor(config, apiKey) });
   try {
     // Uploads are spooled here: a missing or read-only folder is a start-up error, not a 500 per upload.
     await mkdir(config.uploadDir, { recursive: true });
@@ -40,9 +42,7 @@ async function main() {
   // No key outside production: run against the embedded fake Truedy, and say so loudly (SPEC "Running it").
   let sandbox: Server | undefined;
   let baseUrl = config.truedyBaseUrl;
-  let apiKey = config.truedyApiKey;
-  if (!apiKey) {
-    apiKey = `sandbox_${randomBytes(16).toString('hex')}`;
+  if (!config.truedyApiKey) {
     sandbox = createServer(createSandboxApp({ apiKey }));
     const { port } = await listen(sandbox, 0, '127.0.0.1');
     baseUrl = `http://127.0.0.1:${port}`;

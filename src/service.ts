@@ -1,9 +1,13 @@
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/config.js';
-import { type AppDeps, createApp } from './http/app.js';
+import { createApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
+import { DEFAULT_WEB_DIR } from './http/routes/form.js';
 import type { Lifecycle } from './http/routes/health.js';
+import type { Readiness } from './http/schemas.js';
+import { createRedactor, type Redactor } from './redact.js';
+import { createMemoryIdempotencyStore } from './stores/idempotency.js';
 import { createRedisStores } from './stores/redis.js';
 import { createMemoryGate, type UpstreamGate } from './stores/upstream-gate.js';
 import { createTruedyClient } from './upstream/truedy-client.js';
@@ -11,7 +15,7 @@ import { createTruedyClient } from './upstream/truedy-client.js';
 /** Overrides for tests and for main: where Truedy is and which clock and stores to use. */
 export interface ServiceOptions {
   logger: Logger;
-  upstreamName?: AppDeps['upstreamName'];
+  upstreamName?: Readiness['upstream'];
   /** Required unless config has one (main passes the sandbox's). */
   apiKey?: string;
   baseUrl?: string;
@@ -27,14 +31,27 @@ export interface ServiceOptions {
   lingerMs?: number;
 }
 
-/** Wires config into stores, the Truedy client and the app (Uppy Companion's "standalone" idea). */
+/** How long a refused body may take to finish arriving (nginx's lingering_time is 30 s). */
+const LINGER_MS = 10_000;
+
+/** The secrets no answer or log line may carry: the Truedy key and every client token (SPEC "Errors"). */
+export function serviceRedactor(config: Config, apiKey: string | undefined): Redactor {
+  return createRedactor([apiKey ?? config.truedyApiKey, ...config.auth.clientTokens]);
+}
+
+/**
+ * Wires config into stores, the Truedy client and the app (Uppy Companion's "standalone" idea):
+ * the one place where defaults are set.
+ */
 export function createService(config: Config, options: ServiceOptions) {
   const clock = options.clock ?? systemClock;
   const metrics = createMetrics();
   const lifecycle = options.lifecycle ?? { draining: false };
   const pacing = { limit: config.upstreamRateLimitPerMinute, windowMs: options.pacingWindowMs ?? 60_000 };
   // REDIS_URL: limits, cooldown and pacing are shared by every instance (SPEC "Configuration").
-  const redis = config.redis ? createRedisStores(config.redis.urls[0] as string, pacing, options.logger) : undefined;
+  const redis = config.redis
+    ? createRedisStores(config.redis.urls[0] as string, pacing, options.logger)
+    : undefined;
   const gate = options.gate ?? redis?.gate ?? createMemoryGate(pacing);
   const apiKey = options.apiKey ?? config.truedyApiKey;
   if (!apiKey) throw new Error('createService: no Truedy API key');
@@ -42,9 +59,11 @@ export function createService(config: Config, options: ServiceOptions) {
     baseUrl: options.baseUrl ?? config.truedyBaseUrl,
     apiKey,
     timeoutMs: config.upstreamTimeoutMs,
+    maxResponseBytes: config.upstreamMaxResponseBytes,
     retry: config.retry,
     gate,
     clock,
+    redact: serviceRedactor(config, apiKey).value,
     random: options.random,
     observer: metrics.observer,
   });
@@ -57,10 +76,9 @@ export function createService(config: Config, options: ServiceOptions) {
     metrics,
     lifecycle,
     rateLimitStore: redis?.rateLimitStore,
-    idempotency: redis?.idempotency,
-    webDir: options.webDir,
-    formPollMs: options.formPollMs,
-    lingerMs: options.lingerMs,
+    idempotency: redis?.idempotency ?? createMemoryIdempotencyStore(10_000, () => clock.now()),
+    form: { webDir: options.webDir ?? DEFAULT_WEB_DIR, pollMs: options.formPollMs ?? 3000 },
+    lingerMs: options.lingerMs ?? LINGER_MS,
     storeHealthy: redis?.healthy,
   });
   return {

@@ -2,53 +2,44 @@ import express, { type Express } from 'express';
 import type { Store } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
-import { type Clock, systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { Config } from '../config/config.js';
-import { createMemoryIdempotencyStore, type IdempotencyStore } from '../stores/idempotency.js';
+import { ServiceError } from '../errors.js';
+import type { IdempotencyStore } from '../stores/idempotency.js';
 import type { TruedyClient } from '../upstream/truedy-client.js';
 import { errorHandler } from './error-handler.js';
-import { AppError } from './errors.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { clientAuth, cloneRateLimit, originGuard } from './middleware/guard.js';
 import { requestContext } from './middleware/request-context.js';
 import { OPENAPI } from './openapi.js';
 import { cloneHandler } from './routes/clone.js';
-import { DEFAULT_WEB_DIR, formRoutes } from './routes/form.js';
+import { type FormOptions, formRoutes } from './routes/form.js';
 import { healthHandler, type Lifecycle, readyHandler } from './routes/health.js';
 import { getVoiceHandler } from './routes/voices.js';
+import type { Readiness } from './schemas.js';
 
-/** Everything the app is built from; tests build exactly what they need. */
+/** Everything the app is built from, ready-made: `createService` is the one place that sets defaults. */
 export interface AppDeps {
   config: Config;
   upstream: TruedyClient;
-  upstreamName: 'truedy' | 'sandbox';
+  upstreamName: Readiness['upstream'];
   logger: Logger;
-  clock?: Clock;
-  metrics?: Metrics;
-  lifecycle?: Lifecycle;
+  clock: Clock;
+  metrics: Metrics;
+  lifecycle: Lifecycle;
   /** Reachability of the shared store (Redis); absent when none is configured. */
   storeHealthy?: () => Promise<boolean>;
   /** Where inbound rate-limit counters live; express-rate-limit's memory store when absent. */
   rateLimitStore?: Store;
-  /** Idempotency records; in memory when absent. */
-  idempotency?: IdempotencyStore;
-  /** Where the built form page lives (dist/web). */
-  webDir?: string;
-  /** How often the form polls a training voice. */
-  formPollMs?: number;
-  /** How long a refused body may take to finish arriving (LINGER_MS). */
-  lingerMs?: number;
+  idempotency: IdempotencyStore;
+  form: FormOptions;
+  /** How long a refused body may take to finish arriving. */
+  lingerMs: number;
 }
-
-/** How long a refused body may take to finish arriving (nginx's lingering_time is 30 s). */
-const LINGER_MS = 10_000;
 
 /** Builds the Express app; it does not listen (only main.ts does). */
 export function createApp(deps: AppDeps): Express {
-  const { config, logger } = deps;
-  const clock = deps.clock ?? systemClock;
-  const metrics = deps.metrics ?? createMetrics();
-  const lifecycle = deps.lifecycle ?? { draining: false };
+  const { config, logger, clock, metrics, lifecycle } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -64,7 +55,7 @@ export function createApp(deps: AppDeps): Express {
   // (not localhost) would otherwise have the browser fetch the form's own script over HTTPS and fail.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
 
-  app.use(formRoutes(config, deps.webDir ?? DEFAULT_WEB_DIR, deps.formPollMs ?? 3000));
+  app.use(formRoutes(config, deps.form));
   app.get('/healthz', healthHandler);
   app.get(
     '/readyz',
@@ -83,30 +74,28 @@ export function createApp(deps: AppDeps): Express {
   });
 
   // While draining, new work is refused; in-flight requests finish (SPEC "Operations").
-  app.use('/api', (_req, _res, next) => next(lifecycle.draining ? AppError.of('shutting_down') : undefined));
+  app.use('/api', (_req, _res, next) =>
+    next(lifecycle.draining ? new ServiceError('shutting_down') : undefined),
+  );
   // Order matters: preflights are answered and foreign origins refused before auth, and refused
   // requests never reach the rate limiter, so they do not count (SPEC 429 rate_limited).
   app.use('/api', originGuard(config.allowedOrigins), clientAuth(config.auth.clientTokens));
   app.post(
     '/api/voices/clone',
     cloneRateLimit(config, deps.rateLimitStore),
-    cloneHandler({
-      config,
-      upstream: deps.upstream,
-      clock,
-      metrics,
-      idempotency: deps.idempotency ?? createMemoryIdempotencyStore(),
-    }),
+    cloneHandler({ config, upstream: deps.upstream, clock, metrics, idempotency: deps.idempotency }),
   );
   app.get('/api/voices/:id', getVoiceHandler({ upstream: deps.upstream, clock }));
 
-  app.use((req, _res, next) => next(AppError.of('not_found', `No route for ${req.method} ${req.path}.`)));
+  app.use((req, _res, next) =>
+    next(new ServiceError('not_found', `No route for ${req.method} ${req.path}.`)),
+  );
   app.use(
     errorHandler(logger, () => new Date(clock.now()), {
       // A refused body is read to its end when it is no larger than an accepted one could be and
-      // arrives within LINGER_MS; otherwise the connection is cut.
+      // arrives within lingerMs; otherwise the connection is cut.
       maxBytes: config.limits.maxRequestBytes,
-      maxMs: deps.lingerMs ?? LINGER_MS,
+      maxMs: deps.lingerMs,
     }),
   );
   return app;

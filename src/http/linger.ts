@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { cutBodyPast } from '../upload/read-upload.js';
 
 /** How much of a refused body the server still reads, and for how long. */
 export interface LingerLimits {
@@ -6,18 +7,6 @@ export interface LingerLimits {
   maxBytes: number;
   /** How long the rest may take to arrive. */
   maxMs: number;
-}
-
-/**
- * Cuts the connection once more than `maxBytes` of the request body have arrived: past the size
- * an acceptable upload can have, reading on (to answer or to drop) is not worth the socket.
- */
-export function cutBodyPast(req: Request, maxBytes: number): void {
-  let seen = 0;
-  req.on('data', (chunk: Buffer) => {
-    seen += chunk.length;
-    if (seen > maxBytes) req.socket.destroy();
-  });
 }
 
 /** Does the client want the connection kept after this exchange (RFC 9112 §9.3)? */

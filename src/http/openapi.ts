@@ -1,23 +1,28 @@
-import { ERROR_TABLE } from './errors.js';
+import { z } from 'zod';
+import { NAME_MAX_CHARS } from '../upload/validate-upload.js';
+import { COMPONENTS } from './schemas.js';
 
-const nullableString = { type: ['string', 'null'] };
 const json = (schema: object) => ({ 'application/json': { schema } });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const ref = (name: keyof typeof COMPONENTS) => ({ $ref: `#/components/schemas/${name}` });
 const errorResponse = (description: string) => ({ description, content: json(ref('ErrorEnvelope')) });
-/** A closed object schema: exactly these properties, every one required except `optional`. */
-const closedObject = (properties: Record<string, object>, optional: readonly string[] = []) => ({
-  type: 'object',
-  additionalProperties: false,
-  required: Object.keys(properties).filter((k) => !optional.includes(k)),
-  properties,
-});
+
+/** The components, from the zod schemas: each a plain JSON Schema, cross-referenced by `$ref`. */
+function components(): Record<string, unknown> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(COMPONENTS)) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, { uri: (id) => `#/components/schemas/${id}` });
+  // Each component is embedded in this document: its own `$schema`/`$id` would move the base of its refs.
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema]),
+  );
+}
 
 /** This service's own API description (`GET /openapi.json`); the suite validates real answers against it. */
 export const OPENAPI = {
   openapi: '3.1.0',
   info: {
     title: 'truedy-voice-bff',
-    version: '0.1.0',
+    version: '0.2.0',
     description:
       "Backend-for-frontend in front of Truedy's POST /voices/clone: multipart in, one normalized voice out.",
   },
@@ -28,6 +33,7 @@ export const OPENAPI = {
         parameters: [
           { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', minLength: 1, maxLength: 255 } },
           { name: 'X-Request-Id', in: 'header', schema: { type: 'string', maxLength: 128 } },
+          { name: 'traceparent', in: 'header', schema: { type: 'string' } },
         ],
         requestBody: {
           required: true,
@@ -37,26 +43,32 @@ export const OPENAPI = {
                 type: 'object',
                 required: ['name', 'files'],
                 properties: {
-                  name: { type: 'string', minLength: 1, maxLength: 100 },
+                  name: { type: 'string', minLength: 1, maxLength: NAME_MAX_CHARS },
                   files: { type: 'array', minItems: 1, items: { type: 'string', format: 'binary' } },
+                  consent: { type: 'string', enum: ['true', 'on', 'yes', '1'] },
                 },
               },
             },
           },
         },
         responses: {
-          '201': { description: 'The voice Truedy created', content: json(ref('VoiceEnvelope')) },
-          '400': errorResponse('Invalid request, or Truedy refused the payload'),
-          '401': errorResponse('Missing or wrong bearer token'),
+          '201': { description: 'The voice Truedy created', content: json(ref('CloneEnvelope')) },
+          '400': errorResponse('Invalid request or audio, consent missing, or Truedy refused the payload'),
+          '401': errorResponse('Missing or invalid credential'),
           '402': errorResponse('Not enough Truedy credits'),
           '403': errorResponse('Origin not allowed'),
           '409': errorResponse('Same Idempotency-Key still in flight'),
           '413': errorResponse('Upload over a size limit'),
           '415': errorResponse('Not multipart, or a file that is not audio'),
-          '422': errorResponse('Idempotency-Key reused, or Truedy validation failed'),
+          '422': errorResponse(
+            'Idempotency-Key reused, audio too short or long, or Truedy validation failed',
+          ),
           '429': errorResponse('Rate limited (this service or Truedy)'),
+          '500': errorResponse('A bug; details only in the log'),
           '502': errorResponse('Truedy failed'),
-          '503': errorResponse('Shutting down, or the shared store is unavailable'),
+          '503': errorResponse(
+            'Shutting down, or the shared store, spool, audit trail or identity provider is unavailable',
+          ),
           '504': errorResponse('Truedy timed out'),
         },
       },
@@ -64,11 +76,16 @@ export const OPENAPI = {
     '/api/voices/{id}': {
       get: {
         summary: 'One voice, normalized',
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 200 } }],
         responses: {
           '200': { description: 'The voice', content: json(ref('VoiceEnvelope')) },
+          '400': errorResponse('Invalid id'),
+          '401': errorResponse('Missing or invalid credential'),
           '404': errorResponse('No such voice'),
+          '429': errorResponse('Truedy is rate limiting this service'),
           '502': errorResponse('Truedy failed'),
+          '503': errorResponse('Shutting down, or a dependency is unavailable'),
+          '504': errorResponse('Truedy timed out'),
         },
       },
     },
@@ -77,7 +94,12 @@ export const OPENAPI = {
         responses: {
           '200': {
             description: 'The process runs',
-            content: json({ type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }),
+            content: json({
+              type: 'object',
+              additionalProperties: false,
+              required: ['status'],
+              properties: { status: { const: 'ok' } },
+            }),
           },
         },
       },
@@ -92,45 +114,5 @@ export const OPENAPI = {
     },
     '/metrics': { get: { responses: { '200': { description: 'Prometheus text exposition' } } } },
   },
-  components: {
-    schemas: {
-      Voice: closedObject({
-        id: { type: 'string' },
-        name: { type: 'string' },
-        provider: nullableString,
-        type: { enum: ['custom', 'reference'] },
-        language: nullableString,
-        status: { enum: ['training', 'active', 'failed'] },
-        created_at: { type: 'string' },
-        updated_at: { type: 'string' },
-        gender: nullableString,
-        accent: nullableString,
-        preview_url: nullableString,
-      }),
-      VoiceEnvelope: closedObject({
-        data: ref('Voice'),
-        meta: closedObject({
-          request_id: { type: 'string' },
-          upstream_request_id: nullableString,
-          ts: { type: 'string' },
-        }),
-      }),
-      ErrorEnvelope: closedObject({
-        error: closedObject(
-          {
-            code: { type: 'string', examples: Object.keys(ERROR_TABLE) },
-            message: { type: 'string' },
-            details: { type: 'object' },
-          },
-          ['details'],
-        ),
-        meta: closedObject({ request_id: { type: 'string' }, ts: { type: 'string' } }),
-      }),
-      Readiness: closedObject({
-        status: { enum: ['ready', 'draining', 'unavailable'] },
-        upstream: { enum: ['truedy', 'sandbox'] },
-        redis: { enum: ['ok', 'disabled', 'unavailable'] },
-      }),
-    },
-  },
+  components: { schemas: components() },
 } as const;

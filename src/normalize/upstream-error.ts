@@ -1,54 +1,47 @@
-import { AppError } from '../http/errors.js';
+import { type ErrorFacts, ServiceError, UpstreamRefusal } from '../errors.js';
+import { isRecord } from '../values.js';
 
 /** Which Truedy call failed; a 404 means "no such voice" only for a read. */
 export type UpstreamOperation = 'clone' | 'get';
 
-interface TruedyErrorBody {
-  error?: { code?: unknown; message?: unknown; details?: unknown };
-  detail?: unknown;
-}
-
 /**
- * Maps a non-2xx Truedy answer that will not be retried to SPEC's error table: 400/402/422 relay
- * upstream's code, message and details; 401/403 mean our key is wrong; the rest is a 502.
+ * Maps a non-2xx Truedy answer that will not be retried to the domain's errors: 400/402/422 are
+ * Truedy's own refusals, relayed with its code, message and details; 401/403 mean our key is
+ * wrong; the rest is upstream_error. `body` has already been redacted (SPEC "Errors").
  */
-export function upstreamError(status: number, body: unknown, op: UpstreamOperation): AppError {
-  const b = (typeof body === 'object' && body !== null ? body : {}) as TruedyErrorBody;
-  const code = typeof b.error?.code === 'string' && b.error.code ? b.error.code : undefined;
-  const message = typeof b.error?.message === 'string' && b.error.message ? b.error.message : undefined;
-  const details = isRecord(b.error?.details) ? b.error.details : undefined;
+export function upstreamError(
+  status: number,
+  body: unknown,
+  op: UpstreamOperation,
+  facts: ErrorFacts = {},
+): ServiceError | UpstreamRefusal {
+  const envelope = isRecord(body) && isRecord(body.error) ? body.error : {};
+  const code = typeof envelope.code === 'string' && envelope.code ? envelope.code : undefined;
+  const message = typeof envelope.message === 'string' && envelope.message ? envelope.message : undefined;
+  const details = isRecord(envelope.details) ? envelope.details : undefined;
 
   switch (status) {
     case 400:
-      return new AppError(400, code ?? 'bad_request', message ?? 'Truedy refused the upload.', details);
+      return new UpstreamRefusal('payload', code, message, details, facts);
     case 402:
-      return new AppError(
-        402,
-        code ?? 'insufficient_credits',
-        message ?? 'Not enough Truedy credits to clone a voice.',
-        details,
-      );
+      return new UpstreamRefusal('credits', code, message, details, facts);
     case 422: {
       // FastAPI-style validation answers carry `detail[]`; SPEC relays it as details.errors.
-      const errors = Array.isArray(b.detail) ? b.detail : undefined;
-      const relayed = errors ? { ...details, errors } : details;
-      return new AppError(
-        422,
-        'validation_error',
-        message ?? 'Truedy could not validate the upload.',
-        relayed,
+      const errors = isRecord(body) && Array.isArray(body.detail) ? body.detail : undefined;
+      return new UpstreamRefusal(
+        'validation',
+        code,
+        message,
+        errors ? { ...details, errors } : details,
+        facts,
       );
     }
     case 401:
     case 403:
-      return AppError.of('upstream_auth_failed', undefined, { upstream_status: status });
+      return new ServiceError('upstream_auth_failed', undefined, { upstream_status: status }, facts);
     case 404:
-      if (op === 'get') return AppError.of('not_found', 'No voice with this id.');
+      if (op === 'get') return new ServiceError('not_found', 'No voice with this id.', undefined, facts);
       break;
   }
-  return AppError.of('upstream_error', undefined, { upstream_status: status });
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return new ServiceError('upstream_error', undefined, { upstream_status: status }, facts);
 }

@@ -1,17 +1,28 @@
-/** The one voice shape this service answers (SPEC "The normalized Voice"). */
-export interface Voice {
-  id: string;
-  name: string;
-  provider: string | null;
-  type: 'custom' | 'reference';
-  language: string | null;
-  status: 'training' | 'active' | 'failed';
-  created_at: string;
-  updated_at: string;
-  gender: string | null;
-  accent: string | null;
-  preview_url: string | null;
-}
+import { z } from 'zod';
+import { isRecord } from '../values.js';
+
+const nullableString = z.string().nullable();
+
+/**
+ * The one voice shape this service answers (SPEC "The normalized Voice"): the TypeScript type,
+ * the OpenAPI document and the form's script all derive from this schema.
+ */
+export const VoiceSchema = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  provider: nullableString,
+  type: z.enum(['custom', 'reference']),
+  language: nullableString,
+  status: z.enum(['training', 'active', 'failed']),
+  created_at: z.string(),
+  updated_at: z.string(),
+  gender: nullableString,
+  accent: nullableString,
+  preview_url: nullableString,
+});
+
+/** A normalized voice. */
+export type Voice = z.infer<typeof VoiceSchema>;
 
 const STATUS: Record<string, Voice['status']> = {
   training: 'training',
@@ -41,8 +52,8 @@ export interface NormalizeResult {
  * missing timestamps, `fallbackName` for a missing name.
  */
 export function normalizeVoice(raw: unknown, fallbackName: string, receivedAt: Date): NormalizeResult {
-  if (typeof raw !== 'object' || raw === null) return { voice: null };
-  const v = raw as Record<string, unknown>;
+  if (!isRecord(raw)) return { voice: null };
+  const v = raw;
   const id = typeof v.id === 'string' && v.id !== '' ? v.id : typeof v.id === 'number' ? String(v.id) : null;
   if (id === null) return { voice: null };
 

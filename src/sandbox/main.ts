@@ -1,12 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../logger.js';
+import { createRedactor } from '../redact.js';
 import { createSandboxApp } from './sandbox-app.js';
 
 /** `npm run sandbox`: the fake Truedy on its own (SANDBOX_HOST, SANDBOX_PORT, SANDBOX_API_KEY). */
 const host = process.env.SANDBOX_HOST ?? '127.0.0.1';
 const port = Number(process.env.SANDBOX_PORT ?? 4010);
 const apiKey = process.env.SANDBOX_API_KEY ?? 'sandbox-key';
-const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
+const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', redactor: createRedactor([apiKey]) });
 
 const server = createSandboxApp({ apiKey }).listen(port, host, () => {
   const { port: bound } = server.address() as AddressInfo;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 
 /** A stored definitive answer, replayed for the same key and upload. */
 export interface StoredResponse {
@@ -44,35 +45,27 @@ export function existing(record: IdempotencyRecord): BeginResult {
     : { state: 'in_flight', fingerprint: record.fingerprint };
 }
 
-/** In-process records: bounded in count, each with an expiry. */
+/** In-process records: bounded in count (least recently used go first), each with its own expiry. */
 export function createMemoryIdempotencyStore(
   maxEntries = 10_000,
   now: () => number = Date.now,
 ): IdempotencyStore {
-  const records = new Map<string, IdempotencyRecord & { expires: number }>();
-  const live = (key: string) => {
-    const r = records.get(key);
-    if (r && r.expires <= now()) records.delete(key);
-    return r && r.expires > now() ? r : undefined;
-  };
-  const put = (key: string, record: IdempotencyRecord, ttlMs: number) => {
-    records.delete(key);
-    if (records.size >= maxEntries) records.delete(records.keys().next().value as string);
-    records.set(key, { ...record, expires: now() + ttlMs });
-  };
+  const records = new LRUCache<string, IdempotencyRecord>({ max: maxEntries, perf: { now } });
   return {
     async begin(key, fingerprint, inFlightTtlMs) {
-      const r = live(key);
+      const r = records.get(key);
       if (r) return existing(r);
       const owner = randomUUID();
-      put(key, { state: 'in_flight', owner, fingerprint }, inFlightTtlMs);
+      records.set(key, { state: 'in_flight', owner, fingerprint }, { ttl: inFlightTtlMs });
       return { state: 'started', owner };
     },
     async complete(key, owner, fingerprint, response, ttlMs) {
-      if (live(key)?.owner === owner) put(key, { state: 'done', owner, fingerprint, response }, ttlMs);
+      if (records.get(key)?.owner === owner) {
+        records.set(key, { state: 'done', owner, fingerprint, response }, { ttl: ttlMs });
+      }
     },
     async release(key, owner) {
-      if (live(key)?.owner === owner) records.delete(key);
+      if (records.get(key)?.owner === owner) records.delete(key);
     },
   };
 }

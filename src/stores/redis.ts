@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { IncrementResponse, Options, Store } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { AppError } from '../http/errors.js';
+import { ServiceError } from '../errors.js';
 import { existing, type IdempotencyRecord, type IdempotencyStore } from './idempotency.js';
 import type { PacingSettings, UpstreamGate } from './upstream-gate.js';
 
@@ -59,8 +59,8 @@ return 1
 `;
 
 /** SPEC's 503 store_unavailable, with the Retry-After every Redis failure gets. */
-function storeUnavailable(details?: Record<string, unknown>): AppError {
-  return AppError.of('store_unavailable', undefined, details, { 'Retry-After': '5' });
+function storeUnavailable(details?: Record<string, unknown>): ServiceError {
+  return new ServiceError('store_unavailable', undefined, details, { retryAfterMs: 5000 });
 }
 
 /** Any Redis failure becomes SPEC's 503 store_unavailable: the service refuses rather than run unlimited. */
@@ -68,7 +68,7 @@ async function guarded<T>(op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (error) {
-    if (error instanceof AppError) throw error;
+    if (error instanceof ServiceError) throw error;
     throw storeUnavailable();
   }
 }
@@ -187,7 +187,7 @@ export function createRedisStores(url: string, pacing: PacingSettings, logger: L
         }
         const current = await redis.get(idemKey(key));
         // Expired between SET NX and GET: the caller may simply try again.
-        if (!current) throw AppError.of('idempotency_conflict');
+        if (!current) throw new ServiceError('idempotency_conflict');
         return existing(JSON.parse(current) as IdempotencyRecord);
       }),
     complete: (key, owner, fingerprint, response, ttlMs) =>

@@ -1,12 +1,13 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import type { HeldSource } from './held-file.js';
 
-/** One spooled upload, ready to be encoded. */
-export interface SpooledAudio {
+/** One file of the body: its name and type as sent, and where its bytes are held. */
+export interface BodyFile {
   filename: string;
-  path: string;
-  size: number;
   contentType: string;
+  size: number;
+  source: HeldSource;
 }
 
 /** Bytes of standard base64 (with padding, no line breaks) for `n` input bytes. */
@@ -46,10 +47,10 @@ export interface CloneBody {
 }
 
 /** A piece of the body: JSON framing held in memory, or a spooled file to encode. */
-type Segment = Buffer | SpooledAudio;
+type Segment = Buffer | BodyFile;
 
 /**
- * One pass over the body. A spooled file was written moments ago by this process, so its pages are
+ * One pass over the body. A file held in memory is encoded from its buffer. A spooled file was written moments ago by this process, so its pages are
  * in the page cache and a synchronous read is a memory copy: cheaper than a thread-pool round trip
  * per read, which matters for many small uploads. One 48 KiB read per turn of the event loop keeps
  * other requests (and /healthz) served in between.
@@ -57,6 +58,8 @@ type Segment = Buffer | SpooledAudio;
 class CloneBodyStream extends Readable {
   private index = 0;
   private fd = -1;
+  /** Read position in a file held in memory (-1: none open). */
+  private offset = -1;
   /** Bytes of the current file not read yet. */
   private left = 0;
   /** Bytes (0–2) read but not yet encoded: base64 works in groups of 3. */
@@ -89,8 +92,16 @@ class CloneBodyStream extends Readable {
         if (Buffer.isBuffer(s)) {
           this.index++;
           if (!this.push(s)) return;
+        } else if ('bytes' in s.source) {
+          if (this.offset < 0) this.offset = 0;
+          if (this.offset < s.source.bytes.length) {
+            this.push(this.encodeHeld(s.source.bytes));
+            return;
+          }
+          this.offset = -1;
+          this.index++;
         } else if (this.fd < 0) {
-          this.fd = openSync(s.path, 'r');
+          this.fd = openSync(s.source.path, 'r');
           this.left = s.size;
           this.carry = 0;
         } else if (this.left > 0 || this.carry > 0) {
@@ -128,6 +139,18 @@ class CloneBodyStream extends Readable {
     return out;
   }
 
+  /** Encodes the next piece of a file held in memory; pieces are multiples of 3 bytes but the last. */
+  private encodeHeld(bytes: Buffer): Buffer {
+    const end = Math.min(bytes.length, this.offset + READ_CHUNK);
+    const out = Buffer.allocUnsafe(base64Length(end - this.offset));
+    let written = 0;
+    for (let i = this.offset; i < end; i += ENCODE_SLICE) {
+      written += out.write(bytes.toString('base64', i, Math.min(end, i + ENCODE_SLICE)), written, 'latin1');
+    }
+    this.offset = end;
+    return out;
+  }
+
   private closeFile(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
@@ -145,7 +168,7 @@ class CloneBodyStream extends Readable {
  */
 export function createCloneBody(
   name: string,
-  files: readonly SpooledAudio[],
+  files: readonly BodyFile[],
   read: ReadFn = readNext,
 ): CloneBody {
   const segments: Segment[] = [Buffer.from(`{"name":${jsonString(name)},"files":[`)];

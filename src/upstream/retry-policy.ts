@@ -25,7 +25,12 @@ export type AttemptOutcome =
   /** The attempt ran past UPSTREAM_TIMEOUT_MS. */
   | { kind: 'timeout' }
   /** The connection broke after the request may have been sent. */
-  | { kind: 'network' };
+  | { kind: 'network' }
+  /**
+   * Truedy answered (with `status`) but the body ran past UPSTREAM_MAX_RESPONSE_BYTES: reading
+   * stopped and the connection was closed. Never retried: a 2xx may have created the voice.
+   */
+  | { kind: 'too_large'; status: number };
 
 /** Lower-cased response headers as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -65,6 +70,8 @@ export function isRetryable(outcome: AttemptOutcome, idempotent: boolean, hasUps
     case 'timeout':
     case 'network':
       return idempotent;
+    case 'too_large':
+      return false;
     case 'response':
       if (outcome.status === 429) return true;
       // A 503 that names a time is Truedy saying "come back then"; without one it may be a crash mid-clone.

@@ -1,10 +1,11 @@
 import type { Readable } from 'node:stream';
-import got, { type RequestError } from 'got';
+import got, { RequestError, TimeoutError, UploadError } from 'got';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import { AppError } from '../http/errors.js';
+import { type DomainError, ServiceError } from '../errors.js';
 import { type UpstreamOperation, upstreamError } from '../normalize/upstream-error.js';
 import type { UpstreamGate } from '../stores/upstream-gate.js';
+import { isRecord } from '../values.js';
 import {
   type AttemptOutcome,
   decideRetry,
@@ -53,14 +54,25 @@ export interface TruedyClientOptions {
   baseUrl: string;
   apiKey: string;
   timeoutMs: number;
+  /** The largest answer read, counted after decompression (UPSTREAM_MAX_RESPONSE_BYTES). */
+  maxResponseBytes: number;
   retry: RetrySettings;
   gate: UpstreamGate;
   clock: Clock;
+  /** Applied to every parsed answer before anything else sees it: secrets Truedy echoes never travel on. */
+  redact: (value: unknown) => unknown;
   random?: () => number;
   observer?: UpstreamObserver;
 }
 
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+/** What one attempt came back with: the policy's view of it, and how much of the body left. */
+interface Attempt {
+  outcome: AttemptOutcome;
+  /** Body bytes the socket took (got's upload progress). */
+  bytesSent: number;
+}
 
 /**
  * Builds the Truedy client. got is the transport for single attempts, with its own retry off: the
@@ -73,66 +85,80 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
   const random = options.random ?? Math.random;
   const authorization = `Bearer ${options.apiKey}`;
 
+  /**
+   * One HTTP exchange. The answer is read as a stream and counted after decompression: past
+   * UPSTREAM_MAX_RESPONSE_BYTES reading stops and the connection is destroyed, so no answer,
+   * however large or however well it compresses, can take the process's memory (SPEC "Errors").
+   */
   async function attemptOnce(
     method: 'GET' | 'POST',
     url: string,
     body: ReplayableBody | undefined,
     ctx: CallContext,
-  ): Promise<{ outcome: AttemptOutcome; text?: string }> {
+  ): Promise<Attempt> {
     const stream = body?.open();
+    const request = got.stream(url, {
+      method,
+      body: stream,
+      headers: {
+        authorization,
+        accept: 'application/json',
+        'x-request-id': ctx.requestId,
+        ...(body ? { 'content-type': 'application/json', 'content-length': String(body.contentLength) } : {}),
+      },
+      timeout: { request: options.timeoutMs },
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: false,
+      signal: ctx.signal,
+    });
+    const sent = () => request.uploadProgress.transferred;
     try {
-      const res = await got(url, {
-        method,
-        body: stream,
-        headers: {
-          authorization,
-          accept: 'application/json',
-          'x-request-id': ctx.requestId,
-          ...(body
-            ? { 'content-type': 'application/json', 'content-length': String(body.contentLength) }
-            : {}),
+      const { statusCode, headers } = await new Promise<{ statusCode: number; headers: AttemptHeaders }>(
+        (resolve, reject) => {
+          request.once('response', resolve);
+          request.once('error', reject);
         },
-        timeout: { request: options.timeoutMs },
-        retry: { limit: 0 },
-        throwHttpErrors: false,
-        followRedirect: false,
-        signal: ctx.signal,
-        responseType: 'text',
-      });
+      );
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of request as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > options.maxResponseBytes) {
+          request.destroy();
+          return { outcome: { kind: 'too_large', status: statusCode }, bytesSent: sent() };
+        }
+        chunks.push(chunk);
+      }
+      const parsed = parseJson(Buffer.concat(chunks, size).toString('utf8'));
       return {
-        outcome: {
-          kind: 'response',
-          status: res.statusCode,
-          headers: res.headers,
-          body: parseJson(res.body),
-        },
-        text: res.body,
+        outcome: { kind: 'response', status: statusCode, headers, body: options.redact(parsed) },
+        bytesSent: sent(),
       };
     } catch (error) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       // The body could not be produced (a spooled file removed or cut short under us): our own
       // failure, which no retry can mend and Truedy must not be blamed for.
-      const bodyError = stream?.errored;
-      if (bodyError) {
-        ctx.log.error({ err: { message: bodyError.message } }, 'could not read the spooled upload');
-        throw AppError.of('internal_error');
+      if (error instanceof UploadError) {
+        ctx.log.error({ err: { message: error.message } }, 'could not read the spooled upload');
+        throw new ServiceError('internal_error');
       }
-      const e = error as RequestError;
-      if (e.name === 'TimeoutError') return { outcome: { kind: 'timeout' } };
-      if (e.code && CONNECT_FAILURES.has(e.code)) return { outcome: { kind: 'connect_failed' } };
+      if (error instanceof TimeoutError) return { outcome: { kind: 'timeout' }, bytesSent: sent() };
+      const code = error instanceof RequestError ? error.code : undefined;
+      if (code && CONNECT_FAILURES.has(code)) return { outcome: { kind: 'connect_failed' }, bytesSent: 0 };
       // got counts a body byte as uploaded only once the socket has taken it: fewer than the whole
       // body means the connection broke before Truedy could have had a complete request.
-      const uploaded = e.request?.uploadProgress.transferred ?? 0;
-      if (body && uploaded < body.contentLength) {
+      if (body && sent() < body.contentLength) {
         ctx.log.warn(
-          { err: { code: e.code }, uploaded },
+          { err: { code }, uploaded: sent() },
           'upstream connection broke before the request was sent',
         );
-        return { outcome: { kind: 'unsent' } };
+        return { outcome: { kind: 'unsent' }, bytesSent: sent() };
       }
-      ctx.log.warn({ err: { code: e.code, message: e.message } }, 'upstream connection failed');
-      return { outcome: { kind: 'network' } };
+      ctx.log.warn({ err: { code, message: (error as Error).message } }, 'upstream connection failed');
+      return { outcome: { kind: 'network' }, bytesSent: sent() };
     } finally {
+      request.destroy();
       stream?.destroy();
     }
   }
@@ -182,6 +208,16 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
         const told = upstreamWait(outcome.headers, outcome.body, clock.now());
         if (told) await gate.setCooldown(clock.now() + told.ms);
       }
+      if (outcome.kind === 'too_large') {
+        // A 2xx this large may still have created a voice and spent credits: never retried, and
+        // said loudly so an operator can look for it in Truedy.
+        ctx.log.error(
+          { op, attempt, upstream_status: outcome.status, limit: options.maxResponseBytes },
+          outcome.status >= 200 && outcome.status < 300
+            ? 'Truedy answered 2xx with a body over UPSTREAM_MAX_RESPONSE_BYTES: a voice may have been created'
+            : 'Truedy answered with a body over UPSTREAM_MAX_RESPONSE_BYTES',
+        );
+      }
       const decision = decideRetry({
         outcome,
         attempt,
@@ -193,7 +229,7 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
       });
       if (!decision.retry) {
         ctx.log.info({ op, attempt, reason: decision.reason }, 'upstream: giving up');
-        throw finalError(op, outcome, decision.retryAfterMs, attempt);
+        throw finalError(op, outcome, decision.retryAfterMs, attempt, options.maxResponseBytes);
       }
       ctx.log.info({ op, attempt, waitMs: decision.delayMs, source: decision.source }, 'upstream: retrying');
       options.observer?.wait(op, decision.delayMs / 1000);
@@ -209,22 +245,23 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
   };
 }
 
+/** Response headers as Node gives them. */
+type AttemptHeaders = Record<string, string | string[] | undefined>;
+
 function success(
   status: number,
   body: unknown,
   attempts: number,
-  headers: Record<string, string | string[] | undefined>,
+  headers: AttemptHeaders,
   now: number,
 ): UpstreamSuccess {
-  const b = (typeof body === 'object' && body !== null ? body : {}) as {
-    data?: unknown;
-    meta?: { request_id?: unknown };
-  };
-  const fromBody = typeof b.meta?.request_id === 'string' ? b.meta.request_id : null;
+  const b = isRecord(body) ? body : {};
+  const meta = isRecord(b.meta) ? b.meta : {};
+  const fromBody = typeof meta.request_id === 'string' ? meta.request_id : null;
   const fromHeader = typeof headers['x-request-id'] === 'string' ? headers['x-request-id'] : null;
   return {
     status,
-    data: typeof b.data === 'object' && b.data !== null ? b.data : body,
+    data: isRecord(b.data) ? b.data : body,
     attempts,
     upstreamRequestId: fromBody ?? fromHeader,
     receivedAt: new Date(now),
@@ -236,33 +273,36 @@ function finalError(
   outcome: AttemptOutcome,
   retryAfterMs: number | undefined,
   attempts: number,
-): AppError {
-  const attemptsHeader = { 'X-Upstream-Attempts': String(attempts) };
+  maxResponseBytes: number,
+): DomainError {
   switch (outcome.kind) {
     case 'connect_failed':
     case 'unsent':
     case 'network':
-      return AppError.of('upstream_unavailable', undefined, undefined, attemptsHeader);
+      return new ServiceError('upstream_unavailable', undefined, undefined, { attempts });
     case 'timeout':
-      return AppError.of('upstream_timeout', undefined, undefined, attemptsHeader);
+      return new ServiceError('upstream_timeout', undefined, undefined, { attempts });
+    case 'too_large':
+      return new ServiceError(
+        'upstream_invalid_response',
+        'Truedy answered with a body larger than this service reads.',
+        { limit: 'UPSTREAM_MAX_RESPONSE_BYTES', value: maxResponseBytes, upstream_status: outcome.status },
+        { attempts },
+      );
     case 'response': {
       if (outcome.status === 429)
         return rateLimited(retryAfterMs ?? 1000, attempts, 'Truedy kept answering 429');
-      const e = upstreamError(outcome.status, outcome.body, op);
-      return new AppError(e.status, e.code, e.message, e.details, attemptsHeader);
+      return upstreamError(outcome.status, outcome.body, op, { attempts });
     }
   }
 }
 
-function rateLimited(waitMs: number, attempts: number, why: string): AppError {
-  const seconds = retryAfterSeconds(waitMs);
-  return AppError.of(
+function rateLimited(waitMs: number, attempts: number, why: string): ServiceError {
+  return new ServiceError(
     'upstream_rate_limited',
     undefined,
-    { retry_after_seconds: Number(seconds), reason: why },
-    attempts > 0
-      ? { 'Retry-After': seconds, 'X-Upstream-Attempts': String(attempts) }
-      : { 'Retry-After': seconds },
+    { retry_after_seconds: Number(retryAfterSeconds(waitMs)), reason: why },
+    { attempts, retryAfterMs: waitMs },
   );
 }
 

@@ -1,27 +1,15 @@
 // The upload form's script (served as /assets/form.js; no inline script, so helmet's CSP stays on).
 // It calls the same POST /api/voices/clone any client uses and holds no secret.
 
-interface Voice {
-  id: string;
-  name: string;
-  status: 'training' | 'active' | 'failed';
-  type: string;
-  language: string | null;
-  preview_url: string | null;
-}
-interface ErrorEnvelope {
-  error?: { code?: string; message?: string; details?: Record<string, unknown> };
-}
+import { formatBytes as human } from '../format-bytes.js';
+import type { PageSettings } from '../http/routes/form.js';
+import type { CloneEnvelope, ErrorEnvelope, VoiceEnvelope } from '../http/schemas.js';
+import type { Voice } from '../normalize/voice.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const body = document.body;
-const limits = {
-  maxFiles: Number(body.dataset.maxFiles),
-  maxFileBytes: Number(body.dataset.maxFileBytes),
-  maxTotalBytes: Number(body.dataset.maxTotalBytes),
-  pollMs: Number(body.dataset.pollMs) || 3000,
-  accept: (body.dataset.accept ?? '').split(','),
-};
+/** The server's own limits, injected into the page (one definition, in the server's config). */
+const limits = JSON.parse(body.dataset.settings ?? '{}') as PageSettings;
 const MAX_POLLS = 60;
 
 const form = $<HTMLFormElement>('clone-form');
@@ -38,13 +26,6 @@ const result = $<HTMLElement>('result');
 
 let chosen: File[] = [];
 let pollTimer: number | undefined;
-
-/** Sizes as people read them. */
-function human(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
 
 /** The phase the page is in, for people (text) and for tests (data-phase). */
 function setPhase(name: string, text: string) {
@@ -141,7 +122,7 @@ function poll(id: string, left: number) {
         headers: { accept: 'application/json' },
       });
       if (res.ok) {
-        const voice = ((await res.json()) as { data: Voice }).data;
+        const voice = ((await res.json()) as VoiceEnvelope).data;
         showVoice(voice);
         if (voice.status !== 'training') return setPhase('settled', `The voice is ${voice.status}.`);
       }
@@ -156,7 +137,7 @@ window.addEventListener('pagehide', () => window.clearTimeout(pollTimer));
 function errorText(status: number, text: string, retryAfter: string | null): string {
   let message = `The request failed (HTTP ${status}).`;
   try {
-    message = (JSON.parse(text) as ErrorEnvelope).error?.message ?? message;
+    message = (JSON.parse(text) as ErrorEnvelope).error.message ?? message;
   } catch {
     // Not our JSON (a proxy's page): keep the generic message.
   }
@@ -197,7 +178,7 @@ form.addEventListener('submit', (e) => {
   xhr.addEventListener('load', () => {
     submit.disabled = false;
     if (xhr.status === 201) {
-      const voice = (JSON.parse(xhr.responseText) as { data: Voice }).data;
+      const voice = (JSON.parse(xhr.responseText) as CloneEnvelope).data;
       showVoice(voice);
       result.focus();
       setPhase(
@@ -225,5 +206,3 @@ form.addEventListener('submit', (e) => {
 });
 
 setPhase('ready', '');
-
-export {};

@@ -10,8 +10,9 @@ import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { type Config, loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/logger.js';
+import type { Redactor } from '../../src/redact.js';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
-import { createService, type ServiceOptions } from '../../src/service.js';
+import { createService, type ServiceOptions, serviceRedactor } from '../../src/service.js';
 
 /** Audio fixtures (copied from ../shared/fixtures; see test/fixtures/README.md). */
 export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
@@ -53,7 +54,10 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 }
 
 /** A logger whose lines are kept in memory, so tests can read (and scan) what was logged. */
-export function memoryLogger(level = 'info'): {
+export function memoryLogger(
+  level = 'info',
+  redactor?: Redactor,
+): {
   logger: Logger;
   lines: Record<string, unknown>[];
   text: () => string;
@@ -68,7 +72,7 @@ export function memoryLogger(level = 'info'): {
       done();
     },
   });
-  const logger = createLogger(level, sink);
+  const logger = createLogger({ level, destination: sink, redactor });
   return {
     logger,
     get lines() {
@@ -256,7 +260,8 @@ export function buildService(
   baseUrl: string,
   options: Partial<ServiceOptions> & { logLevel?: string } = {},
 ) {
-  const log = memoryLogger(options.logLevel ?? 'info');
+  // The product's own redaction, as main.ts sets it up: tests scan the log for the secrets.
+  const log = memoryLogger(options.logLevel ?? 'info', serviceRedactor(config, options.apiKey));
   const service = createService(config, { logger: log.logger, baseUrl, webDir: WEB_DIR, ...options });
   return { ...service, log, config };
 }

@@ -61,7 +61,9 @@ describe('createCloneBody', () => {
       const p = path.join(dir, `f${i}`);
       const data = randomBytes(size);
       writeFileSync(p, data);
-      return { data, spooled: { filename: `f"${i}\\.mp3`, path: p, size, contentType: 'audio/mpeg' } };
+      // Every other file is held in memory (SPEC: memory first, disk beyond): both encode the same.
+      const source = i % 2 ? { path: p } : { bytes: data };
+      return { data, spooled: { filename: `f"${i}\\.mp3`, source, size, contentType: 'audio/mpeg' } };
     });
     const body = createCloneBody(
       'Name "quoted" \u2028 🎙️',
@@ -84,12 +86,23 @@ describe('createCloneBody', () => {
     });
   });
 
+  it('encodes a file held in memory exactly as the same file spooled', async () => {
+    const p = path.join(tempDir(), 'm');
+    const data = randomBytes(2 * READ_CHUNK + 7);
+    writeFileSync(p, data);
+    const from = (source: { path: string } | { bytes: Buffer }) =>
+      collect(
+        createCloneBody('n', [{ filename: 'm', source, size: data.length, contentType: 'audio/wav' }]).open(),
+      );
+    expect((await from({ bytes: data })).equals(await from({ path: p }))).toBe(true);
+  });
+
   it('produces byte-identical bodies every time it is opened (one per retry)', async () => {
     const dir = tempDir();
     const p = path.join(dir, 'a');
     writeFileSync(p, randomBytes(300_001));
     const body = createCloneBody('n', [
-      { filename: 'a.wav', path: p, size: 300_001, contentType: 'audio/wav' },
+      { filename: 'a.wav', source: { path: p }, size: 300_001, contentType: 'audio/wav' },
     ]);
     const [a, b] = [await collect(body.open()), await collect(body.open())];
     expect(a.equals(b)).toBe(true);
@@ -101,7 +114,7 @@ describe('createCloneBody', () => {
     writeFileSync(p, data);
     const body = createCloneBody(
       'n',
-      [{ filename: 'f', path: p, size: data.length, contentType: 'audio/wav' }],
+      [{ filename: 'f', source: { path: p }, size: data.length, contentType: 'audio/wav' }],
       read,
     );
     const bytes = await collect(body.open());
@@ -133,7 +146,7 @@ describe('createCloneBody', () => {
     const p = path.join(tempDir(), 'f');
     writeFileSync(p, randomBytes(2 * READ_CHUNK));
     const body = createCloneBody('n', [
-      { filename: 'f', path: p, size: 2 * READ_CHUNK, contentType: 'audio/wav' },
+      { filename: 'f', source: { path: p }, size: 2 * READ_CHUNK, contentType: 'audio/wav' },
     ]);
     truncateSync(p, READ_CHUNK + 1);
     await expect(collect(body.open())).rejects.toThrow(/shorter than when it was received/);
@@ -143,7 +156,7 @@ describe('createCloneBody', () => {
     const p = path.join(tempDir(), 'f');
     writeFileSync(p, randomBytes(4 * READ_CHUNK));
     const body = createCloneBody('n', [
-      { filename: 'f', path: p, size: 4 * READ_CHUNK, contentType: 'audio/wav' },
+      { filename: 'f', source: { path: p }, size: 4 * READ_CHUNK, contentType: 'audio/wav' },
     ]);
     const openFds = () => readdirSync('/proc/self/fd').length;
     const tick = () => new Promise((r) => setImmediate(r));
@@ -163,7 +176,9 @@ describe('createCloneBody', () => {
   it('never emits line breaks', async () => {
     const p = path.join(tempDir(), 'f');
     writeFileSync(p, randomBytes(100_000));
-    const body = createCloneBody('n', [{ filename: 'f', path: p, size: 100_000, contentType: 'audio/wav' }]);
+    const body = createCloneBody('n', [
+      { filename: 'f', source: { path: p }, size: 100_000, contentType: 'audio/wav' },
+    ]);
     expect((await collect(body.open())).includes('\n')).toBe(false);
   });
 

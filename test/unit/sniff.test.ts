@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { audioContentType, sniffAudio } from '../../src/upload/sniff.js';
+import { audioContentType, sniffAudio } from '../../src/audio/sniff.js';
 import { audio, notAudio } from '../helpers/kit.js';
 
 describe('sniffAudio', () => {
@@ -11,11 +12,17 @@ describe('sniffAudio', () => {
     ['sample.webm', 'audio/webm'],
     ['sample.flac', 'audio/flac'],
   ])('recognizes %s from its bytes as %s', async (file, type) => {
-    expect(await sniffAudio(audio(file))).toBe(type);
+    const path = audio(file);
+    const bytes = readFileSync(path);
+    // From the leading bytes alone, from a spooled file and from memory when the head is not enough.
+    expect(await sniffAudio(bytes.subarray(0, 4100), { path })).toBe(type);
+    expect(await sniffAudio(Buffer.alloc(0), { path })).toBe(type);
+    expect(await sniffAudio(Buffer.alloc(0), { bytes })).toBe(type);
   });
 
   it.each(['text-named.mp3', 'image.png', 'random-bytes.bin'])('refuses %s', async (file) => {
-    expect(await sniffAudio(notAudio(file))).toBeNull();
+    const path = notAudio(file);
+    expect(await sniffAudio(readFileSync(path).subarray(0, 4100), { path })).toBeNull();
   });
 
   it('calls WebM and MP4 containers audio, and refuses non-audio types', () => {

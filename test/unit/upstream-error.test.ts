@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { upstreamError } from '../../src/normalize/upstream-error.js';
+import { toHttpError } from '../../src/http/error-table.js';
+import { upstreamError as domainError } from '../../src/normalize/upstream-error.js';
+
+/** The domain error, as the one table answers it. */
+const upstreamError = (...args: Parameters<typeof domainError>) => {
+  const e = toHttpError(domainError(...args));
+  return { status: e.status, ...e.error };
+};
 
 describe('upstreamError', () => {
   it('relays 402 code, message and details', () => {
@@ -29,6 +36,19 @@ describe('upstreamError', () => {
       message: 'bad',
     });
     expect(upstreamError(400, undefined, 'clone')).toMatchObject({ status: 400, code: 'bad_request' });
+  });
+
+  it('keeps a relayed code only when it is a plain identifier', () => {
+    for (const code of ['Bad Code', '<script>', 'x'.repeat(65), 'ünicode']) {
+      expect(upstreamError(400, { error: { code } }, 'clone')).toMatchObject({
+        status: 400,
+        code: 'bad_request',
+      });
+      expect(upstreamError(402, { error: { code } }, 'clone')).toMatchObject({
+        code: 'insufficient_credits',
+      });
+    }
+    expect(upstreamError(422, { error: { code: 'other' } }, 'clone').code).toBe('validation_error');
   });
 
   it('turns 422 detail[] into details.errors with code validation_error', () => {

@@ -2,8 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
 import type { Config } from '../../config/config.js';
-import { AppError } from '../errors.js';
-import { locals } from './request-context.js';
+import { ServiceError } from '../../errors.js';
 
 const EXPOSED = [
   'X-Request-Id',
@@ -28,7 +27,7 @@ export function originGuard(allowedOrigins: readonly string[]) {
     res.vary('Origin');
     const sameOrigin = origin === `${req.protocol}://${req.host}`;
     if (!sameOrigin && !allowed.has(origin)) {
-      return next(AppError.of('origin_not_allowed', undefined, { origin }));
+      return next(new ServiceError('origin_not_allowed', undefined, { origin }));
     }
     if (!sameOrigin) {
       res.setHeader('Access-Control-Allow-Origin', origin);
@@ -62,18 +61,15 @@ export function clientAuth(tokens: readonly string[]) {
     const given = digest(m?.[1] ?? '');
     let match: string | undefined;
     for (const k of known) if (timingSafeEqual(k.digest, given)) match = k.id;
-    if (!match) {
-      res.setHeader('WWW-Authenticate', 'Bearer');
-      return next(AppError.of('unauthorized'));
-    }
-    locals(res).clientId = match;
+    if (!match) return next(new ServiceError('unauthorized'));
+    res.locals.clientId = match;
     next();
   };
 }
 
 /** Who a request counts against: its token when tokens are used, else its IP (TRUST_PROXY honoured, IPv6 /56). */
 export function clientKey(req: Request, res: Response): string {
-  return locals(res).clientId ?? `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`;
+  return res.locals.clientId ?? `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`;
 }
 
 /** The inbound limit on clone requests (SPEC 429 rate_limited), with draft-8 `RateLimit` headers. */
@@ -89,7 +85,7 @@ export function cloneRateLimit(config: Config, store?: Store) {
     passOnStoreError: false,
     handler: (_req, res, next) =>
       next(
-        AppError.of('rate_limited', 'Too many clone requests; try again later.', {
+        new ServiceError('rate_limited', 'Too many clone requests; try again later.', {
           retry_after_seconds: Number(res.getHeader('Retry-After')),
         }),
       ),

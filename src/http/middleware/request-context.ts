@@ -2,22 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
+import '../locals.js';
 import type { Metrics } from '../metrics.js';
-
-/** What each request carries through the app (in `res.locals`). */
-export interface RequestLocals {
-  requestId: string;
-  log: Logger;
-  upstreamAttempts?: number;
-  uploadBytes?: number;
-  /** Set by client auth: the caller's token id (a digest prefix, never the token). */
-  clientId?: string;
-}
-
-/** The locals of a request, typed. */
-export function locals(res: Response): RequestLocals {
-  return res.locals as RequestLocals;
-}
 
 // A caller's id is echoed into logs and upstream headers, so only a plain token is taken over.
 const CALLER_ID = /^[\w.:@-]{1,128}$/;
@@ -32,12 +18,13 @@ export function requestContext(logger: Logger, metrics: Metrics, clock: Clock) {
     const incoming = req.get('x-request-id');
     const requestId = incoming && CALLER_ID.test(incoming) ? incoming : `req_${randomUUID()}`;
     const log = logger.child({ request_id: requestId });
-    Object.assign(res.locals, { requestId, log } satisfies RequestLocals);
+    res.locals.requestId = requestId;
+    res.locals.log = log;
     res.setHeader('X-Request-Id', requestId);
 
     res.once('close', () => {
       const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      const l = locals(res);
+      const l = res.locals;
       const status = res.writableFinished ? res.statusCode : 499; // 499: client closed first (nginx's convention)
       metrics.httpRequests.inc({ method: req.method, route, status: String(status) });
       log.info(

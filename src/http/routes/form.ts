@@ -1,36 +1,70 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Request, type Response, type Router } from 'express';
+import { ACCEPTED_AUDIO } from '../../audio/sniff.js';
 import type { Config } from '../../config/config.js';
-import { ACCEPTED_AUDIO } from '../../upload/sniff.js';
+import { formatBytes } from '../../format-bytes.js';
+import { NAME_MAX_CHARS } from '../../upload/validate-upload.js';
 
-/** The built page and its script (dist/web: `npm run build` compiles src/web and copies its static files). */
+/** The built page and its script (dist/web: `npm run build` bundles src/web and copies its static files). */
 export const DEFAULT_WEB_DIR = path.resolve(import.meta.dirname, '../../web');
 
-/** Sizes as the form's own script writes them (KB below 1 MB). */
-const human = (n: number) =>
-  n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;
+/** Where the form is served from, and how often it polls a training voice. */
+export interface FormOptions {
+  webDir: string;
+  pollMs: number;
+}
 
 /**
- * `GET /` — the upload form, with the server's own limits written into it so the client-side checks
- * never disagree with the server — and `/assets/*`, its script and style.
+ * What the page's script is told: the server's own limits, so the checks in the browser use the
+ * same numbers as the server's (one definition, injected), and nothing else.
  */
-export function formRoutes(config: Config, webDir: string, pollMs: number): Router {
+export interface PageSettings {
+  maxFiles: number;
+  maxFileBytes: number;
+  maxTotalBytes: number;
+  nameMaxChars: number;
+  minAudioSeconds: number;
+  maxAudioSeconds: number;
+  requireConsent: boolean;
+  pollMs: number;
+  accept: readonly string[];
+}
+
+/** JSON as an HTML attribute value (the page's script reads it from `data-settings`). */
+const attributeJson = (value: unknown) =>
+  JSON.stringify(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * `GET /` — the upload form, with the server's own limits written into it — and `/assets/*`, its
+ * script and style.
+ */
+export function formRoutes(config: Config, options: FormOptions): Router {
   const router = express.Router();
-  let page: string | undefined;
+  const { limits } = config;
+  const settings: PageSettings = {
+    maxFiles: limits.maxFiles,
+    maxFileBytes: limits.maxFileBytes,
+    maxTotalBytes: limits.maxTotalBytes,
+    nameMaxChars: NAME_MAX_CHARS,
+    minAudioSeconds: limits.minAudioSeconds,
+    maxAudioSeconds: limits.maxAudioSeconds,
+    requireConsent: config.requireConsent,
+    pollMs: options.pollMs,
+    accept: ACCEPTED_AUDIO,
+  };
   const values: Record<string, string> = {
-    MAX_FILES: String(config.limits.maxFiles),
-    MAX_FILE_BYTES: String(config.limits.maxFileBytes),
-    MAX_TOTAL_BYTES: String(config.limits.maxTotalBytes),
-    MAX_FILE_SIZE: human(config.limits.maxFileBytes),
-    MAX_TOTAL_SIZE: human(config.limits.maxTotalBytes),
-    POLL_MS: String(pollMs),
-    ACCEPT: ACCEPTED_AUDIO.join(','),
+    SETTINGS: attributeJson(settings),
+    MAX_FILES: String(limits.maxFiles),
+    NAME_MAX_CHARS: String(NAME_MAX_CHARS),
+    MAX_FILE_SIZE: formatBytes(limits.maxFileBytes),
+    MAX_TOTAL_SIZE: formatBytes(limits.maxTotalBytes),
     ACCEPT_TEXT: ACCEPTED_AUDIO.join(', '),
     ACCEPT_ATTR: ['audio/*', ...ACCEPTED_AUDIO.map((e) => `.${e}`)].join(','),
   };
+  let page: string | undefined;
   router.get('/', (_req: Request, res: Response) => {
-    page ??= readFileSync(path.join(webDir, 'index.html'), 'utf8').replace(
+    page ??= readFileSync(path.join(options.webDir, 'index.html'), 'utf8').replace(
       /\{\{(\w+)\}\}/g,
       (_m, key: string) => values[key] ?? '',
     );
@@ -39,6 +73,6 @@ export function formRoutes(config: Config, webDir: string, pollMs: number): Rout
   router.get('/favicon.ico', (_req: Request, res: Response) => {
     res.status(204).end();
   });
-  router.use('/assets', express.static(webDir, { index: false, maxAge: 0 }));
+  router.use('/assets', express.static(options.webDir, { index: false, maxAge: 0 }));
   return router;
 }

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import type { Readiness } from '../schemas.js';
 
 /** Process state the probes read. */
 export interface Lifecycle {
@@ -13,7 +14,7 @@ export function healthHandler(_req: Request, res: Response) {
 /** `GET /readyz`: ready unless draining or a configured Redis is unreachable (SPEC "Other routes"). */
 export function readyHandler(deps: {
   lifecycle: Lifecycle;
-  upstreamName: 'truedy' | 'sandbox';
+  upstreamName: Readiness['upstream'];
   storeHealthy: () => Promise<boolean> | boolean;
   redisConfigured: boolean;
 }) {
@@ -21,10 +22,11 @@ export function readyHandler(deps: {
     const redisOk = deps.redisConfigured ? await deps.storeHealthy() : true;
     const redis = deps.redisConfigured ? (redisOk ? 'ok' : 'unavailable') : 'disabled';
     const ready = !deps.lifecycle.draining && redisOk;
-    res.status(ready ? 200 : 503).json({
+    const body: Readiness = {
       status: deps.lifecycle.draining ? 'draining' : ready ? 'ready' : 'unavailable',
       upstream: deps.upstreamName,
       redis,
-    });
+    };
+    res.status(ready ? 200 : 503).json(body);
   };
 }

@@ -1,9 +1,9 @@
 import type { Response } from 'express';
-import type { Voice } from '../../normalize/voice.js';
+import { ServiceError } from '../../errors.js';
+import type { NormalizeResult } from '../../normalize/voice.js';
 import type { StoredResponse } from '../../stores/idempotency.js';
 import type { UpstreamSuccess } from '../../upstream/truedy-client.js';
-import { AppError } from '../errors.js';
-import { locals } from '../middleware/request-context.js';
+import type { AudioMeta, CloneEnvelope, VoiceEnvelope } from '../schemas.js';
 
 /** An AbortSignal that fires when the client goes away before the answer is written (SPEC: cancels waits and attempts). */
 export function clientGone(res: Response): AbortSignal {
@@ -17,35 +17,39 @@ export function clientGone(res: Response): AbortSignal {
 /** An answer as it is sent: the same shape an idempotency record keeps and replays. */
 export type Answer = StoredResponse;
 
-/** A normalized voice in SPEC's envelope, or 502 upstream_invalid_response when upstream gave no id. */
+/**
+ * Pipeline step "answer": a normalized voice in SPEC's envelope, with `meta.audio` for a clone;
+ * 502 upstream_invalid_response when upstream gave no id (the voice may exist, so it is logged).
+ */
 export function voiceAnswer(
   res: Response,
   status: number,
-  voice: Voice | null,
+  normalized: NormalizeResult,
   result: UpstreamSuccess,
-  unknownStatus: unknown,
   now: Date,
+  audio?: AudioMeta,
 ): Answer {
-  const l = locals(res);
-  const headers = { 'X-Upstream-Attempts': String(result.attempts) };
+  const { log, requestId } = res.locals;
+  const { voice, unknownStatus } = normalized;
   if (!voice) {
-    l.log.error({ upstream_status: result.status }, 'Truedy answered 2xx without a voice id');
-    throw AppError.of('upstream_invalid_response', 'Truedy answered without a voice id.', undefined, headers);
+    log.error({ upstream_status: result.status }, 'Truedy answered 2xx without a voice id');
+    throw new ServiceError('upstream_invalid_response', 'Truedy answered without a voice id.', undefined, {
+      attempts: result.attempts,
+    });
   }
-  if (unknownStatus !== undefined)
-    l.log.warn({ upstream_status_value: unknownStatus }, 'unknown voice status');
-  return {
-    status,
-    headers,
-    body: {
-      data: voice,
-      meta: { request_id: l.requestId, upstream_request_id: result.upstreamRequestId, ts: now.toISOString() },
-    },
+  if (unknownStatus !== undefined) log.warn({ upstream_status_value: unknownStatus }, 'unknown voice status');
+  const meta = {
+    request_id: requestId,
+    upstream_request_id: result.upstreamRequestId,
+    ts: now.toISOString(),
   };
+  const body: VoiceEnvelope | CloneEnvelope = audio
+    ? { data: voice, meta: { ...meta, audio } }
+    : { data: voice, meta };
+  return { status, headers: { 'X-Upstream-Attempts': String(result.attempts) }, body };
 }
 
 /** Writes an answer. */
 export function send(res: Response, answer: Answer): void {
-  for (const [k, v] of Object.entries(answer.headers)) res.setHeader(k, v);
-  res.status(answer.status).json(answer.body);
+  res.set(answer.headers).status(answer.status).json(answer.body);
 }

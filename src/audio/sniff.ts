@@ -1,4 +1,5 @@
 import { fileTypeFromBuffer, fileTypeFromFile } from 'file-type';
+import type { HeldSource } from '../upload/held-file.js';
 
 /**
  * The content type Truedy gets for each audio format SPEC lists, keyed by file-type's `ext`.
@@ -26,15 +27,15 @@ export function audioContentType(detected: { ext: string; mime: string } | undef
   return detected ? (AUDIO_TYPES[detected.ext] ?? null) : null;
 }
 
-/** How many leading bytes the spool keeps for sniffing (file-type's own "reasonable" sample). */
-export const SNIFF_BYTES = 4100;
-
 /**
- * Names a spooled file's audio type from its own bytes; the browser's claim is not used (SPEC).
- * The leading bytes kept while spooling usually suffice; when they do not (an MP3 whose ID3 tag
- * is larger than the sample), the file itself is read.
+ * Names a file's audio type from its own bytes; the browser's claim is not used (SPEC). The
+ * leading bytes kept while receiving usually suffice; when they do not (an MP3 whose ID3 tag is
+ * larger than the sample), the whole file is read.
  */
-export async function sniffAudio(path: string, head?: Buffer): Promise<string | null> {
-  const fromHead = head ? audioContentType(await fileTypeFromBuffer(head)) : null;
-  return fromHead ?? audioContentType(await fileTypeFromFile(path));
+export async function sniffAudio(head: Buffer, source: HeldSource): Promise<string | null> {
+  const fromHead = audioContentType(await fileTypeFromBuffer(head));
+  if (fromHead) return fromHead;
+  const whole =
+    'bytes' in source ? await fileTypeFromBuffer(source.bytes) : await fileTypeFromFile(source.path);
+  return audioContentType(whole);
 }
