@@ -18,25 +18,19 @@ export const AudioFileFactsSchema = z.strictObject({
 /** `meta.audio` of a clone answer: the total and each file's length. */
 export const AudioMetaSchema = z.strictObject({ seconds: z.number(), files: z.array(AudioFileFactsSchema) });
 
-/** A voice in SPEC's success envelope, as `GET /api/voices/:id` answers it. */
-export const VoiceEnvelopeSchema = z.strictObject({
-  data: VoiceSchema,
-  meta: z.strictObject({
-    request_id: z.string(),
-    upstream_request_id: z.string().nullable(),
-    ts: z.string(),
-  }),
+const VoiceMetaSchema = z.strictObject({
+  request_id: z.string(),
+  upstream_request_id: z.string().nullable(),
+  ts: z.string(),
 });
+
+/** A voice in SPEC's success envelope, as `GET /api/voices/:id` answers it. */
+export const VoiceEnvelopeSchema = z.strictObject({ data: VoiceSchema, meta: VoiceMetaSchema });
 
 /** The clone's 201: the voice, and the audio facts read before it was sent. */
 export const CloneEnvelopeSchema = z.strictObject({
   data: VoiceSchema,
-  meta: z.strictObject({
-    request_id: z.string(),
-    upstream_request_id: z.string().nullable(),
-    ts: z.string(),
-    audio: AudioMetaSchema.optional(),
-  }),
+  meta: VoiceMetaSchema.extend({ audio: AudioMetaSchema.optional() }),
 });
 
 /** SPEC's error envelope, from every route. */
