@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config/config.js';
@@ -30,14 +28,6 @@ async function main() {
   // No key outside production: the embedded fake Truedy gets a random one of its own.
   const apiKey = config.truedyApiKey ?? `sandbox_${randomBytes(16).toString('hex')}`;
   const logger = createLogger({ level: config.logLevel, redactor: serviceRedactor(config, apiKey) });
-  try {
-    // Uploads are spooled here: a missing or read-only folder is a start-up error, not a 500 per upload.
-    await mkdir(config.uploadDir, { recursive: true });
-    await access(config.uploadDir, constants.W_OK);
-  } catch (error) {
-    process.stderr.write(`truedy-voice-bff: configuration error: UPLOAD_DIR: ${(error as Error).message}\n`);
-    process.exit(1);
-  }
 
   // No key outside production: run against the embedded fake Truedy, and say so loudly (SPEC "Running it").
   let sandbox: Server | undefined;
@@ -52,12 +42,22 @@ async function main() {
     );
   }
 
-  const service = createService(config, {
-    logger,
-    apiKey,
-    baseUrl,
-    upstreamName: sandbox ? 'sandbox' : 'truedy',
-  });
+  let service: ReturnType<typeof createService>;
+  try {
+    service = createService(config, {
+      logger,
+      apiKey,
+      baseUrl,
+      upstreamName: sandbox ? 'sandbox' : 'truedy',
+    });
+  } catch (error) {
+    // The one start-up step that touches the disk: uploads are spooled in UPLOAD_DIR, so a folder
+    // that cannot be used is a start-up error, not a 500 per upload.
+    process.stderr.write(`truedy-voice-bff: configuration error: UPLOAD_DIR: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  // Whatever ends the process short of SIGKILL, its spooled voices go with it (SPEC "Privacy of uploads").
+  process.once('exit', () => service.spoolFolder.close());
   if (config.redis && !(await service.ready(5000))) {
     logger.error('Redis is not reachable yet: /readyz says 503 and clone requests are refused until it is');
   }

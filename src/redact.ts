@@ -44,7 +44,7 @@ export function createRedactor(secrets: readonly (string | undefined)[]): Redact
     .flatMap(needles)
     .sort((a, b) => b.length - a.length)
     .map(escapeRegExp);
-  const pattern = new RegExp([String.raw`\bBearer\s+[^\s"'<>,;]+`, ...literal].join('|'), 'gi');
+  const pattern = new RegExp([String.raw`\bBearer\s+[^\s"'<>,;]{8,}`, ...literal].join('|'), 'gi');
   const text = (s: string) =>
     s.replace(pattern, (m) => (/^bearer\s/i.test(m) ? `${m.slice(0, 6)} ${REDACTED}` : REDACTED));
   const value = (v: unknown, depth = 0): unknown => {

@@ -10,6 +10,7 @@ import { createRedactor, type Redactor } from './redact.js';
 import { createMemoryIdempotencyStore } from './stores/idempotency.js';
 import { createRedisStores } from './stores/redis.js';
 import { createMemoryGate, type UpstreamGate } from './stores/upstream-gate.js';
+import { type OpenWrite, openSpoolFolder } from './upload/spool-folder.js';
 import { createTruedyClient } from './upstream/truedy-client.js';
 
 /** Overrides for tests and for main: where Truedy is and which clock and stores to use. */
@@ -29,6 +30,8 @@ export interface ServiceOptions {
   formPollMs?: number;
   /** How long a refused body may take to finish arriving; 10 s, shorter in tests. */
   lingerMs?: number;
+  /** How spooled files are written; tests inject a failing disk (ENOSPC, EIO). */
+  openWrite?: OpenWrite;
 }
 
 /** How long a refused body may take to finish arriving (nginx's lingering_time is 30 s). */
@@ -45,6 +48,14 @@ export function serviceRedactor(config: Config, apiKey: string | undefined): Red
  */
 export function createService(config: Config, options: ServiceOptions) {
   const clock = options.clock ?? systemClock;
+  // Throws when UPLOAD_DIR cannot be used: main reports it as a start-up error.
+  const spoolFolder = openSpoolFolder(config.uploadDir, { openWrite: options.openWrite });
+  if (spoolFolder.swept.length > 0) {
+    options.logger.warn(
+      { folders: spoolFolder.swept.length },
+      'removed uploads left in UPLOAD_DIR by processes that died',
+    );
+  }
   const metrics = createMetrics();
   const lifecycle = options.lifecycle ?? { draining: false };
   const pacing = { limit: config.upstreamRateLimitPerMinute, windowMs: options.pacingWindowMs ?? 60_000 };
@@ -77,6 +88,7 @@ export function createService(config: Config, options: ServiceOptions) {
     lifecycle,
     rateLimitStore: redis?.rateLimitStore,
     idempotency: redis?.idempotency ?? createMemoryIdempotencyStore(10_000, () => clock.now()),
+    spoolFolder,
     form: { webDir: options.webDir ?? DEFAULT_WEB_DIR, pollMs: options.formPollMs ?? 3000 },
     lingerMs: options.lingerMs ?? LINGER_MS,
     storeHealthy: redis?.healthy,
@@ -87,10 +99,13 @@ export function createService(config: Config, options: ServiceOptions) {
     metrics,
     gate,
     redis,
+    spoolFolder,
     /** Resolves once the shared store is connected (true), or after `timeoutMs` (false); true without Redis. */
     ready: (timeoutMs: number) => redis?.ready(timeoutMs) ?? Promise.resolve(true),
+    /** Stops the stores and removes the spool folder; call once no request is in flight. */
     close: async () => {
       await redis?.close();
+      spoolFolder.close();
     },
   };
 }

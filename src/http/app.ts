@@ -6,6 +6,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/config.js';
 import { ServiceError } from '../errors.js';
 import type { IdempotencyStore } from '../stores/idempotency.js';
+import type { SpoolFolder } from '../upload/spool-folder.js';
 import type { TruedyClient } from '../upstream/truedy-client.js';
 import { errorHandler } from './error-handler.js';
 import type { Metrics } from './metrics.js';
@@ -32,6 +33,7 @@ export interface AppDeps {
   /** Where inbound rate-limit counters live; express-rate-limit's memory store when absent. */
   rateLimitStore?: Store;
   idempotency: IdempotencyStore;
+  spoolFolder: Pick<SpoolFolder, 'dir' | 'openWrite'>;
   form: FormOptions;
   /** How long a refused body may take to finish arriving. */
   lingerMs: number;
@@ -83,7 +85,14 @@ export function createApp(deps: AppDeps): Express {
   app.post(
     '/api/voices/clone',
     cloneRateLimit(config, deps.rateLimitStore),
-    cloneHandler({ config, upstream: deps.upstream, clock, metrics, idempotency: deps.idempotency }),
+    cloneHandler({
+      config,
+      upstream: deps.upstream,
+      clock,
+      metrics,
+      idempotency: deps.idempotency,
+      spoolFolder: deps.spoolFolder,
+    }),
   );
   app.get('/api/voices/:id', getVoiceHandler({ upstream: deps.upstream, clock }));
 

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
+import type { SpoolFolder } from './spool-folder.js';
 
 /**
  * The files one request spooled to disk. `release()` deletes them all and is called when the
@@ -14,11 +15,11 @@ export class Spool {
   /** The file being received when a per-file limit was hit, so the 413 can name it. */
   limitedFile: string | undefined;
 
-  constructor(readonly dir: string) {}
+  constructor(readonly folder: Pick<SpoolFolder, 'dir' | 'openWrite'>) {}
 
-  /** A fresh path in the spool folder, tracked for deletion. */
+  /** A fresh path in the process's private folder, tracked for deletion. */
   newPath(): string {
-    const p = path.join(this.dir, `upload-${randomUUID()}`);
+    const p = path.join(this.folder.dir, `upload-${randomBytes(12).toString('hex')}`);
     this.paths.add(p);
     // A file part can still be arriving when the client has gone: delete it as soon as it is created.
     if (this.released) void this.release();

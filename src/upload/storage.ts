@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -46,8 +45,7 @@ export function spoolStorage(spool: Spool, maxTotalBytes: number): multer.Storag
           done(null, chunk);
         },
       });
-      // 64 KiB lets a few of busboy's chunks gather into one write: fewer fs round trips, same memory.
-      pipeline(file.stream, meter, createWriteStream(target, { flags: 'wx', highWaterMark: 64 * 1024 })).then(
+      pipeline(file.stream, meter, spool.folder.openWrite(target)).then(
         () => {
           const held: HeldFile = {
             filename: file.originalname,

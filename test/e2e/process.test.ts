@@ -99,15 +99,17 @@ describe('npm run sandbox', () => {
 });
 
 describe('UPLOAD_DIR', () => {
-  it('is created when missing; one that cannot be used stops start-up naming the variable', async () => {
-    const { mkdtempSync, existsSync, writeFileSync } = await import('node:fs');
+  it('is created when missing and taken away by a clean exit; one that cannot be used stops start-up', async () => {
+    const { mkdtempSync, existsSync, readdirSync, writeFileSync } = await import('node:fs');
     const os = await import('node:os');
     const path = await import('node:path');
     const base = mkdtempSync(path.join(os.tmpdir(), 'bff-updir-'));
     const fresh = path.join(base, 'nested', 'spool');
     const svc = await startServiceProcess({ UPLOAD_DIR: fresh });
-    await svc.stop();
     expect(existsSync(fresh)).toBe(true);
+    expect(await svc.stop()).toBe(0);
+    // SPEC "Privacy of uploads": a clean exit leaves UPLOAD_DIR as it found it.
+    expect(readdirSync(base)).toEqual([]);
 
     const aFile = path.join(base, 'not-a-dir');
     writeFileSync(aFile, 'x');

@@ -32,9 +32,11 @@ export function tempDir(): string {
   return mkdtempSync(path.join(os.tmpdir(), 'bff-test-'));
 }
 
-/** Files left in a folder. */
+/** Files left below a folder (the service spools into a private folder of its own inside UPLOAD_DIR). */
 export function filesIn(dir: string): string[] {
-  return readdirSync(dir);
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => !e.isDirectory())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
 }
 
 /** Config for tests: millisecond retry settings, no pacing, a private spool folder; overrides win. */

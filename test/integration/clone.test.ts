@@ -333,7 +333,7 @@ describe('POST /api/voices/clone: refused before anything goes upstream', () => 
         (r) => r.field('name', 'n').attach('files', Buffer.concat([mp3, mp3, mp3]), 'big.mp3'),
         413,
         'payload_too_large',
-        { limit: 'MAX_FILE_BYTES', value: 20000 },
+        { limit: 'MAX_FILE_BYTES', value: 20000, filename: 'big.mp3' },
       ],
       [
         'files over MAX_TOTAL_BYTES together',

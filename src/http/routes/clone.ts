@@ -11,6 +11,7 @@ import { createCloneBody } from '../../upload/clone-body.js';
 import { readUpload } from '../../upload/read-upload.js';
 import { requireConsent } from '../../upload/require-consent.js';
 import { Spool } from '../../upload/spool.js';
+import type { SpoolFolder } from '../../upload/spool-folder.js';
 import { validateUpload } from '../../upload/validate-upload.js';
 import type { TruedyClient } from '../../upstream/truedy-client.js';
 import { errorEnvelope } from '../error-handler.js';
@@ -26,6 +27,8 @@ export interface CloneRouteDeps {
   clock: Clock;
   metrics: Metrics;
   idempotency: IdempotencyStore;
+  /** The process's private spool folder (SPEC "Privacy of uploads"). */
+  spoolFolder: Pick<SpoolFolder, 'dir' | 'openWrite'>;
 }
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
@@ -60,7 +63,7 @@ export function cloneHandler(deps: CloneRouteDeps) {
 
   return async (req: Request, res: Response) => {
     const idemKey = idempotencyKey(req);
-    const spool = new Spool(config.uploadDir);
+    const spool = new Spool(deps.spoolFolder);
     res.once('close', () => void spool.release());
 
     const upload = await readUpload(req, res, spool, config.limits);

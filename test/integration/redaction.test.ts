@@ -1,0 +1,115 @@
+import { describe, expect, it } from '@jest/globals';
+import request from 'supertest';
+import { audio, buildService, type Reply, suiteFakeUpstream, TEST_KEY, testConfig } from '../helpers/kit.js';
+
+/** SPEC "Errors": no secret reaches a client or a log line, whatever Truedy sends back. */
+
+const TOKEN = 'tok_caller_one_000000';
+// The key without its `tk_test_` prefix, as a debug build might print it.
+const TAIL = TEST_KEY.replace(/^tk_test_/, '');
+
+describe('secrets Truedy echoes are never relayed', () => {
+  const fake = suiteFakeUpstream();
+  const build = () => buildService(testConfig({ CLIENT_TOKENS: TOKEN }), fake.url);
+
+  const cases: [string, Reply, number][] = [
+    [
+      'the key in a 400 message',
+      { status: 400, body: { error: { code: 'bad_audio', message: `key ${TEST_KEY} is not allowed here` } } },
+      400,
+    ],
+    [
+      'the key two levels deep in 402 details and in an array',
+      {
+        status: 402,
+        body: {
+          error: {
+            code: 'insufficient_credits',
+            message: 'no credits',
+            details: { account: { api_key: TEST_KEY, keys: ['a', `x${TEST_KEY}y`] }, echo: [[TEST_KEY]] },
+          },
+        },
+      },
+      402,
+    ],
+    [
+      'Bearer <key> in a 422 detail[] msg and input',
+      {
+        status: 422,
+        body: {
+          detail: [
+            {
+              loc: ['header', 'authorization'],
+              msg: `bad header Authorization: Bearer ${TEST_KEY}`,
+              input: `Bearer ${TEST_KEY}`,
+              type: 'value_error',
+            },
+          ],
+        },
+      },
+      422,
+    ],
+    [
+      "the key's tail without its prefix",
+      { status: 400, body: { error: { code: 'bad', message: `unknown key …${TAIL}` } } },
+      400,
+    ],
+    [
+      'a client token and some other Bearer credential',
+      {
+        status: 400,
+        body: {
+          error: {
+            code: 'bad',
+            message: `caller sent ${TOKEN}`,
+            details: { seen: 'Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2ln' },
+          },
+        },
+      },
+      400,
+    ],
+    [
+      'the key in a created voice',
+      {
+        status: 201,
+        body: { data: { id: 'voice_1', name: `named ${TEST_KEY}`, preview_url: `https://x/?k=${TAIL}` } },
+      },
+      201,
+    ],
+  ];
+
+  it.each(cases)('%s', async (_what, reply, status) => {
+    const { app, log } = build();
+    fake.queue.push(reply);
+    const res = await request(app)
+      .post('/api/voices/clone')
+      .set('Authorization', `Bearer ${TOKEN}`)
+      .field('name', 'n')
+      .attach('files', audio('sample.mp3'));
+    expect(res.status).toBe(status);
+    const answer = res.text;
+    for (const secret of [TEST_KEY, TAIL, TOKEN, 'eyJhbGciOiJSUzI1NiJ9']) {
+      expect(answer).not.toContain(secret);
+      expect(log.text()).not.toContain(secret);
+    }
+    expect(answer).toContain('[redacted]');
+  });
+
+  it('the shape of what is relayed is kept: only the secret is replaced', async () => {
+    const { app } = build();
+    fake.queue.push(cases[2]?.[1] as Reply);
+    const res = await request(app)
+      .post('/api/voices/clone')
+      .set('Authorization', `Bearer ${TOKEN}`)
+      .field('name', 'n')
+      .attach('files', audio('sample.mp3'));
+    expect(res.body.error.details.errors).toEqual([
+      {
+        loc: ['header', 'authorization'],
+        msg: 'bad header Authorization: Bearer [redacted]',
+        input: 'Bearer [redacted]',
+        type: 'value_error',
+      },
+    ]);
+  });
+});
