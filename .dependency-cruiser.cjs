@@ -8,67 +8,57 @@
 const DOMAIN = '^src/(upload|audio|upstream|normalize|identity|audit|stores|tracing)/';
 const LEAVES = '^src/(errors|clock|values|redact|format-bytes|logger)\\.ts$';
 
+/** One forbidden direction: imports from `from` to `to` fail the lint. */
+const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from, to });
+
 module.exports = {
   forbidden: [
-    {
-      name: 'only-http-knows-http',
-      comment: 'Status codes, headers and Express routes live in src/http; nothing below it imports it.',
-      severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(http/|main\\.ts$|service\\.ts$|web/)' },
-      to: { path: '^src/http/' },
-    },
-    {
-      name: 'domain-points-down',
-      comment: 'The domain never reaches up to the app wiring or the entry points.',
-      severity: 'error',
-      from: { path: DOMAIN },
-      to: { path: '^src/(main|service)\\.ts$' },
-    },
-    {
-      name: 'leaves-are-leaves',
-      comment: 'errors.ts, clock.ts and the other leaf modules import nothing of the service but each other.',
-      severity: 'error',
-      from: { path: LEAVES },
-      to: { path: '^src/', pathNot: LEAVES },
-    },
-    {
-      name: 'config-is-a-leaf',
-      severity: 'error',
-      from: { path: '^src/config/' },
-      to: { path: '^src/', pathNot: '^src/config/' },
-    },
-    {
-      name: 'only-main-builds-the-service',
-      comment: 'main.ts listens and reads the environment; only it (and the tests) build the service.',
-      severity: 'error',
-      from: { path: '^src/', pathNot: '^src/main\\.ts$' },
-      to: { path: '^src/(main|service)\\.ts$' },
-    },
-    {
-      name: 'sandbox-stands-alone',
-      comment: 'The fake Truedy shares no code with the service beyond the leaf modules.',
-      severity: 'error',
-      from: { path: '^src/sandbox/' },
-      to: { path: '^src/', pathNot: ['^src/sandbox/', LEAVES] },
-    },
-    {
-      name: 'the-page-takes-types-only',
-      comment:
-        'The browser script is bundled alone: from the server it may import types, and the shared formatter.',
-      severity: 'error',
-      from: { path: '^src/web/' },
-      to: {
+    forbid(
+      'only-http-knows-http',
+      'Status codes, headers and Express routes live in src/http; nothing below it imports it.',
+      { path: '^src/', pathNot: '^src/(http/|main\\.ts$|service\\.ts$|web/)' },
+      { path: '^src/http/' },
+    ),
+    forbid(
+      'domain-points-down',
+      'The domain never reaches up to the app wiring or the entry points.',
+      { path: DOMAIN },
+      { path: '^src/(main|service)\\.ts$' },
+    ),
+    forbid(
+      'leaves-are-leaves',
+      'errors.ts, clock.ts and the other leaf modules import nothing of the service but each other.',
+      { path: LEAVES },
+      { path: '^src/', pathNot: LEAVES },
+    ),
+    forbid(
+      'config-is-a-leaf',
+      'Config is parsed from the environment alone.',
+      { path: '^src/config/' },
+      {
         path: '^src/',
-        pathNot: ['^src/web/', '^src/format-bytes\\.ts$'],
-        dependencyTypesNot: ['type-only'],
+        pathNot: '^src/config/',
       },
-    },
-    {
-      name: 'no-circular',
-      severity: 'error',
-      from: { path: '^src/' },
-      to: { circular: true },
-    },
+    ),
+    forbid(
+      'only-main-builds-the-service',
+      'main.ts listens and reads the environment; only it (and the tests) build the service.',
+      { path: '^src/', pathNot: '^src/main\\.ts$' },
+      { path: '^src/(main|service)\\.ts$' },
+    ),
+    forbid(
+      'sandbox-stands-alone',
+      'The fake Truedy shares no code with the service beyond the leaf modules.',
+      { path: '^src/sandbox/' },
+      { path: '^src/', pathNot: ['^src/sandbox/', LEAVES] },
+    ),
+    forbid(
+      'the-page-takes-types-only',
+      'The browser script is bundled alone: from the server it may import types, and the shared formatter.',
+      { path: '^src/web/' },
+      { path: '^src/', pathNot: ['^src/web/', '^src/format-bytes\\.ts$'], dependencyTypesNot: ['type-only'] },
+    ),
+    forbid('no-circular', 'A cycle has no bottom layer.', { path: '^src/' }, { circular: true }),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

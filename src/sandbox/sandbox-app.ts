@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
+import { LRUCache } from 'lru-cache';
 import { type Clock, systemClock } from '../clock.js';
 
 /** Options for the fake Truedy. */
@@ -17,8 +18,9 @@ interface StoredVoice {
   shape: 'a' | 'b';
 }
 
+/** The sandbox remembers this many voices, and each for this long (an hour: long enough for any form session). */
 const MAX_VOICES = 10_000;
-const MAX_RATE_LIMITED_IDS = 10_000;
+const VOICE_TTL_MS = 60 * 60 * 1000;
 
 /**
  * A fake Truedy (SPEC "Sandbox"): `POST /voices/clone` checks the key, the JSON body and the base64,
@@ -28,8 +30,9 @@ const MAX_RATE_LIMITED_IDS = 10_000;
 export function createSandboxApp(options: SandboxOptions): Express {
   const clock = options.clock ?? systemClock;
   const activateAfterMs = options.activateAfterMs ?? 4000;
-  const voices = new Map<string, StoredVoice>();
-  const rateLimited = new Set<string>();
+  const voices = new LRUCache<string, StoredVoice>({ max: MAX_VOICES, ttl: VOICE_TTL_MS, perf: clock });
+  // Requests already answered 429 once (the service repeats its X-Request-Id on every attempt).
+  const rateLimited = new LRUCache<string, true>({ max: MAX_VOICES, ttl: VOICE_TTL_MS, perf: clock });
   let clones = 0;
 
   const app = express();
@@ -58,8 +61,7 @@ export function createSandboxApp(options: SandboxOptions): Express {
       // Once per request (the service repeats its X-Request-Id on every attempt), like Truedy: reset_at in the body, no Retry-After.
       const key = req.get('x-request-id') ?? name;
       if (!rateLimited.has(key)) {
-        if (rateLimited.size >= MAX_RATE_LIMITED_IDS) rateLimited.clear();
-        rateLimited.add(key);
+        rateLimited.set(key, true);
         const now = clock.now();
         return res.status(429).json({
           error: {
@@ -91,7 +93,6 @@ export function createSandboxApp(options: SandboxOptions): Express {
       createdAt: clock.now(),
       shape: clones % 2 ? 'a' : 'b',
     };
-    if (voices.size >= MAX_VOICES) voices.delete(voices.keys().next().value as string);
     voices.set(voice.id, voice);
     res.status(201).json({ data: render(voice, false), meta: meta() });
   });

@@ -1,3 +1,5 @@
+import { isRecord } from '../values.js';
+
 /**
  * The retry policy toward Truedy (SPEC "Retry policy and pacing"), as pure functions: the caller
  * passes the clock reading and a random source, so every branch is tested without waiting.
@@ -153,12 +155,12 @@ function header(headers: Headers, name: string): string | undefined {
 }
 
 function bodyResetAt(body: unknown): { reset: number; ts?: number } | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const b = body as { error?: { details?: { reset_at?: unknown } }; meta?: { ts?: unknown } };
-  const raw = b.error?.details?.reset_at;
-  const reset = typeof raw === 'string' ? Date.parse(raw) : Number.NaN;
+  if (!isRecord(body)) return undefined;
+  const details = isRecord(body.error) && isRecord(body.error.details) ? body.error.details : {};
+  const reset = typeof details.reset_at === 'string' ? Date.parse(details.reset_at) : Number.NaN;
   if (Number.isNaN(reset)) return undefined;
-  const ts = typeof b.meta?.ts === 'string' ? Date.parse(b.meta.ts) : Number.NaN;
+  const meta = isRecord(body.meta) ? body.meta : {};
+  const ts = typeof meta.ts === 'string' ? Date.parse(meta.ts) : Number.NaN;
   return Number.isNaN(ts) ? { reset } : { reset, ts };
 }
 
