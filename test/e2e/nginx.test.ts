@@ -307,6 +307,17 @@ describe('deploy/nginx.conf in front of two instances (SPEC "Errors": every answ
     expect(lb.log()).toMatch(/client intended to send too large chunked body/);
   });
 
+  it("nginx's own 400, 414 and 404 (a request it refuses before any instance sees it) are the envelope too", async () => {
+    // Over large_client_header_buffers (4 x 8k): the request line (414) or one header (400).
+    expectNginxEnvelope(await send(`${lb.url}/api/voices/${'a'.repeat(9000)}`), 414, 'invalid_request');
+    expectNginxEnvelope(
+      await send(`${lb.url}/healthz`, { headers: { cookie: 'a'.repeat(9000) } }),
+      400,
+      'invalid_request',
+    );
+    expectNginxEnvelope(await send(`${lb.url}/.nginx/errors/413`), 404, 'not_found');
+  });
+
   it('one instance stopped: requests that never reached it go to the other, a clone included', async () => {
     const stopped = hostPort(one);
     expect(await one.stop()).toBe(0);
@@ -385,42 +396,49 @@ describe('deploy/nginx.conf when an instance takes the request and never answers
 
 describe('deploy/nginx.conf error pages', () => {
   const conf = readFileSync(CONF, 'utf8');
-  const pages = [...conf.matchAll(/^\s*error_page (\d{3}) @(\w+);$/gm)].map((m) => ({
-    status: Number(m[1]),
-    location: m[2] ?? '',
-  }));
+  const pages = new Map(
+    [...conf.matchAll(/^\s*error_page ([\d ]+) (\S+);$/gm)].flatMap((m) =>
+      (m[1] ?? '').split(' ').map((status) => [Number(status), m[2] ?? ''] as const),
+    ),
+  );
 
-  it("cover nginx's own 413, 502, 503 and 504, and never intercept the service's answers", () => {
-    expect(pages.map((p) => p.status).sort()).toEqual([413, 502, 503, 504]);
+  it("cover every error nginx answers itself, and never intercept the service's answers", () => {
+    expect([...pages.keys()].sort()).toEqual([400, 404, 408, 413, 414, 494, 500, 502, 503, 504]);
     expect(conf).not.toMatch(/^\s*proxy_intercept_errors on/m);
     expect(conf).not.toMatch(/^\s*proxy_next_upstream[^;]*non_idempotent/m);
   });
 
+  // What no test here makes nginx produce (its 408 after client_body_timeout, a 500, a 503) is
+  // checked on the file: each page is SPEC's envelope, as JSON, with X-Request-Id.
   it.each([
-    [413, 'payload_too_large'],
-    [502, 'upstream_unavailable'],
-    [503, 'upstream_unavailable'],
-    [504, 'upstream_timeout'],
-  ])(
-    "%i answers SPEC's envelope with code %s (also the 503 no test can make nginx produce)",
-    (status, code) => {
-      const location = pages.find((p) => p.status === status)?.location;
-      // The block runs to its closing brace at the server's indent (the JSON inside has braces too).
-      const block = conf.split(`location @${location} {`)[1]?.split('\n  }')[0] ?? '';
-      expect(block).toMatch(/^\s*default_type application\/json;$/m);
-      expect(block).toMatch(/^\s*add_header X-Request-Id \$request_id always;$/m);
-      const ret = new RegExp(`^\\s*return ${status} '(.*)';$`, 'm').exec(block)?.[1];
-      const body = JSON.parse(
-        (ret ?? '')
-          .replace('$request_id', '0123456789abcdef0123456789abcdef')
-          .replace('$time_iso8601', '2026-01-01T00:00:00+00:00'),
-      ) as Answer['body'];
-      expect(Object.keys(body).sort()).toEqual(['error', 'meta']);
-      expect(body.error?.code).toBe(code);
-      expect(body.meta).toEqual({
-        request_id: '0123456789abcdef0123456789abcdef',
-        ts: '2026-01-01T00:00:00+00:00',
-      });
-    },
-  );
+    [400, 400, 'invalid_request'],
+    [404, 404, 'not_found'],
+    [408, 408, 'invalid_request'],
+    [413, 413, 'payload_too_large'],
+    [414, 400, 'invalid_request'],
+    [494, 400, 'invalid_request'],
+    [500, 500, 'internal_error'],
+    [502, 502, 'upstream_unavailable'],
+    [503, 503, 'upstream_unavailable'],
+    [504, 504, 'upstream_timeout'],
+  ])("nginx's %i: an internal page returning %i, SPEC's envelope with code %s", (status, returned, code) => {
+    const uri = pages.get(status);
+    // The block runs to its closing brace at the server's indent (the JSON inside has braces too).
+    const block = conf.split(`location = ${uri} {`)[1]?.split('\n  }')[0] ?? '';
+    expect(block).toMatch(/^\s*internal;$/m);
+    expect(block).toMatch(/^\s*default_type application\/json;$/m);
+    expect(block).toMatch(/^\s*add_header X-Request-Id \$request_id always;$/m);
+    const ret = new RegExp(`^\\s*return ${returned} '(.*)';$`, 'm').exec(block)?.[1];
+    const body = JSON.parse(
+      (ret ?? '')
+        .replace('$request_id', '0123456789abcdef0123456789abcdef')
+        .replace('$time_iso8601', '2026-01-01T00:00:00+00:00'),
+    ) as Answer['body'];
+    expect(Object.keys(body).sort()).toEqual(['error', 'meta']);
+    expect(body.error?.code).toBe(code);
+    expect(body.meta).toEqual({
+      request_id: '0123456789abcdef0123456789abcdef',
+      ts: '2026-01-01T00:00:00+00:00',
+    });
+  });
 });
