@@ -56,7 +56,7 @@ describe('Node lines: .ci/run, Dockerfile and engines agree (SPEC "Running it")'
 
   it('.ci/run runs the suite on Node 20 and on the current LTS, 24', () => {
     expect(lines).toEqual([20, 24]);
-    expect(ci).toMatch(/for major in "\$\{NODE_LINES\[@\]\}"; do[\s\S]*PATH="\$bin:\$PATH" npm test\n/);
+    expect(ci).toMatch(/for major in "\$\{NODE_LINES\[@\]\}"; do[\s\S]*PATH="\$run_path" npm test;/);
   });
 
   it('every stage of the Dockerfile is on the newest line .ci/run tests', () => {
