@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
+# Both stages on the current Node LTS line, the newest one .ci/run tests (NODE_LINES there; the
+# packaging test keeps the two in step).
 # Build stage: compile TypeScript (server and form page) with the dev toolchain.
-FROM node:22-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -9,9 +11,12 @@ COPY src ./src
 RUN npm run build
 
 # Runtime stage: production dependencies and the build output only, as a non-root user.
-FROM node:22-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 WORKDIR /app
+# System packages the service needs at run time go here, as root, before `USER node` (the audio
+# checks may need ffmpeg/ffprobe: `RUN apt-get update && apt-get install -y --no-install-recommends
+# ffmpeg && rm -rf /var/lib/apt/lists/*`).
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist

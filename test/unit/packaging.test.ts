@@ -48,3 +48,31 @@ describe('Dockerfile', () => {
     expect(cmd).toContain('--max-semi-space-size=8');
   });
 });
+
+describe('Node lines: .ci/run, Dockerfile and engines agree (SPEC "Running it")', () => {
+  const ci = readFileSync(root('.ci/run'), 'utf8');
+  const lines = (/^NODE_LINES=\(([\d ]+)\)$/m.exec(ci)?.[1] ?? '').split(' ').filter(Boolean).map(Number);
+  const newest = Math.max(...lines);
+
+  it('.ci/run runs the suite on Node 20 and on the current LTS, 24', () => {
+    expect(lines).toEqual([20, 24]);
+    expect(ci).toMatch(/for major in "\$\{NODE_LINES\[@\]\}"; do[\s\S]*PATH="\$run_path" npm test;/);
+  });
+
+  it('every stage of the Dockerfile is on the newest line .ci/run tests', () => {
+    const images = [...readFileSync(root('Dockerfile'), 'utf8').matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    expect(images.length).toBeGreaterThanOrEqual(2);
+    for (const image of images) expect(image).toBe(`node:${newest}-bookworm-slim`);
+  });
+
+  it("package.json's engines names exactly the tested lines", () => {
+    const pkg = JSON.parse(readFileSync(root('package.json'), 'utf8')) as { engines: { node: string } };
+    const lock = JSON.parse(readFileSync(root('package-lock.json'), 'utf8')) as {
+      packages: Record<string, { engines?: { node: string } }>;
+    };
+    const majors = [...pkg.engines.node.matchAll(/\^(\d+)\./g)].map((m) => Number(m[1]));
+    expect(majors).toEqual(lines);
+    expect(pkg.engines.node.split('||').every((r) => /^\s*\^\d+\.\d+\.\d+\s*$/.test(r))).toBe(true);
+    expect(lock.packages['']?.engines).toEqual(pkg.engines);
+  });
+});
