@@ -13,6 +13,7 @@ const TRANSPORT_OUTCOMES = Object.keys({
   unsent: true,
   timeout: true,
   network: true,
+  too_large: true,
 } satisfies Record<Exclude<AttemptOutcome['kind'], 'response'>, true>);
 
 /**

@@ -61,11 +61,13 @@ export function cloneHandler(deps: CloneRouteDeps) {
   // A claim outlives the longest a clone can take, so a crashed instance's claim expires on its own.
   const inFlightTtlMs = retry.budgetMs + retry.maxAttempts * upstreamTimeoutMs + 60_000;
 
-  return async (req: Request, res: Response) => {
+  /** The steps, from the request to the answer to send; the held upload is released by the caller. */
+  async function handle(
+    req: Request,
+    res: Response,
+    spool: Spool,
+  ): Promise<{ answer: Answer; replayed: boolean }> {
     const idemKey = idempotencyKey(req);
-    const spool = new Spool(deps.spoolFolder);
-    res.once('close', () => void spool.release());
-
     const upload = await readUpload(req, res, spool, config.limits);
     res.locals.uploadBytes = upload.bytes;
     const request = validateUpload(upload);
@@ -83,11 +85,11 @@ export function cloneHandler(deps: CloneRouteDeps) {
       const normalized = normalizeVoice(result.data, request.name, result.receivedAt);
       return voiceAnswer(res, 201, normalized, result, new Date(clock.now()));
     };
-    if (idemKey === undefined) return send(res, await clone());
+    if (idemKey === undefined) return { answer: await clone(), replayed: false };
 
     // Scoped per caller (token, else IP): one caller's key never collides with another's.
     const key = createHash('sha256').update(clientKey(req, res)).update('\0').update(idemKey).digest('hex');
-    const { answer, replayed } = await withIdempotency(
+    return withIdempotency(
       deps.idempotency,
       { key, fingerprint: fingerprint(request.name, files), inFlightTtlMs, replayTtlMs: REPLAY_TTL_MS },
       clone,
@@ -105,7 +107,21 @@ export function cloneHandler(deps: CloneRouteDeps) {
           'could not store the idempotent answer',
         ),
     );
-    if (replayed) res.setHeader('Idempotent-Replayed', 'true');
-    send(res, answer);
+  }
+
+  return async (req: Request, res: Response) => {
+    const spool = new Spool(deps.spoolFolder);
+    // A client gone mid-upload never reaches the finally below: the close releases it.
+    res.once('close', () => void spool.release());
+    let result: { answer: Answer; replayed: boolean };
+    try {
+      result = await handle(req, res, spool);
+    } finally {
+      // The upload is not needed once Truedy has answered (or the request was refused): it is
+      // gone before the answer goes out (SPEC "No spooled upload outlives its request").
+      await spool.release();
+    }
+    if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
+    send(res, result.answer);
   };
 }
