@@ -2,7 +2,8 @@ import type { NextFunction, Request, Response } from 'express';
 import multer from 'multer';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import { AppError, tooLarge } from './errors.js';
+import { ServiceError } from '../errors.js';
+import { AppError, ERROR_TABLE, type ErrorCode, tooLarge } from './errors.js';
 import { answerRefusedBody, type LingerLimits } from './linger.js';
 import { locals } from './middleware/request-context.js';
 
@@ -45,6 +46,17 @@ function clientError(err: unknown): AppError | undefined {
   return AppError.of('invalid_request');
 }
 
+/**
+ * Bridge until the http refactor (main) maps every domain error itself: a ServiceError from the
+ * stores answers as the AppError of the same code, its retryAfterMs as Retry-After.
+ */
+function fromServiceError(err: unknown): unknown {
+  if (!(err instanceof ServiceError) || !(err.code in ERROR_TABLE)) return err;
+  const ms = err.facts.retryAfterMs;
+  const headers = ms === undefined ? undefined : { 'Retry-After': String(Math.ceil(ms / 1000)) };
+  return AppError.of(err.code as ErrorCode, err.message, err.details, headers);
+}
+
 /** SPEC's error envelope for `err`. */
 export function errorEnvelope(err: AppError, requestId: string, now: Date) {
   return {
@@ -64,8 +76,9 @@ export function sendError(res: Response, err: AppError, now: Date): void {
 
 /** The one error handler: every failure becomes SPEC's JSON envelope; bugs are logged, never shown. */
 export function errorHandler(logger: Logger, now: () => Date, linger: LingerLimits) {
-  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(err);
+  return (thrown: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(thrown);
+    const err = fromServiceError(thrown);
     const log = locals(res).log ?? logger;
     let appError = err instanceof AppError ? err : clientError(err);
     if (!appError) {
