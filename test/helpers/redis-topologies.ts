@@ -150,6 +150,8 @@ export interface TestCluster {
   nodes: TestRedis[];
   /** The master that serves `key`'s slot now. */
   masterFor(key: string): Promise<TestRedis>;
+  /** Sends one command to every node still running (e.g. SCRIPT FLUSH). */
+  onEveryNode(...command: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -223,6 +225,10 @@ export async function startCluster(masters = 3, nodeTimeoutMs = 500): Promise<Te
       const node = nodes.find((n) => n.port === port);
       if (!node) throw new Error(`no master serves slot ${slot}`);
       return node;
+    },
+    onEveryNode: async (...[name, ...args]) => {
+      const live = nodes.filter((n) => ask(n.port).status === 'ready');
+      await Promise.all(live.map((n) => ask(n.port).call(name as string, ...args)));
     },
     stop: async () => {
       for (const c of clients.values()) c.disconnect();
