@@ -237,7 +237,10 @@ export function connectRedis(settings: RedisSettings, logger: Logger): RedisConn
         client.once('ready', onReady);
       }),
     close: async () => {
-      await client.quit().catch(() => client.disconnect());
+      await client.quit().catch(() => undefined);
+      // QUIT leaves Sentinel's failover-detector subscriptions open (ioredis issue #1362, "call
+      // disconnect()"), and does nothing for a client still reconnecting.
+      client.disconnect();
     },
   };
 }
