@@ -40,6 +40,9 @@ const COMMAND_TIMEOUT_MS = 2000;
 /** Reconnects forever, at most this far apart: the store recovers by itself (SPEC "store_unavailable"). */
 const MAX_RECONNECT_DELAY_MS = 1000;
 
+/** Pause before a client that ended on its own is connected again. */
+const RESTART_DELAY_MS = 100;
+
 const reconnectDelay = (times: number) => Math.min(50 * times, MAX_RECONNECT_DELAY_MS);
 
 /** Reads one of the TLS files, naming its variable when it cannot be read (start-up stops). */
@@ -200,6 +203,20 @@ export function connectRedis(settings: RedisSettings, logger: Logger): RedisConn
     logger.info({ mode }, 'Redis connected');
   });
 
+  // The client must never give up while the service runs (SPEC: recover by itself), yet ioredis
+  // ends a Sentinel client for good when +switch-master reaches its failover detector while it is
+  // reconnecting (the detector aborts the attempt under way). An end we did not ask for is
+  // followed by a fresh connection.
+  let closing = false;
+  let restart: NodeJS.Timeout | undefined;
+  client.on('end', () => {
+    if (closing) return;
+    clearTimeout(restart);
+    restart = setTimeout(() => {
+      if (!closing && client.status === 'end') client.connect().catch(() => undefined);
+    }, RESTART_DELAY_MS);
+  });
+
   const cluster = mode === 'cluster' ? (client as Cluster) : undefined;
   return {
     client,
@@ -237,6 +254,8 @@ export function connectRedis(settings: RedisSettings, logger: Logger): RedisConn
         client.once('ready', onReady);
       }),
     close: async () => {
+      closing = true;
+      clearTimeout(restart);
       await client.quit().catch(() => undefined);
       // QUIT leaves Sentinel's failover-detector subscriptions open (ioredis issue #1362, "call
       // disconnect()"), and does nothing for a client still reconnecting.
