@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import type { Redis as RedisClient } from 'ioredis';
 import { Redis } from 'ioredis';
 import { freePort, run, spawnRedis, type TestRedis, until } from './redis.js';
@@ -20,8 +21,14 @@ async function freePorts(count: number): Promise<number[]> {
 }
 
 /** An admin connection to one test server, for the test's own checks (never the service's). */
-function admin(port: number): RedisClient {
-  const client = new Redis({ host: '127.0.0.1', port, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+function admin(port: number, tls?: ConnectionOptions): RedisClient {
+  const client = new Redis({
+    host: '127.0.0.1',
+    port,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    ...(tls ? { tls } : {}),
+  });
   client.on('error', () => undefined);
   return client;
 }
@@ -155,21 +162,40 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
+/** How `startCluster` builds its cluster. */
+export interface ClusterOptions {
+  masters?: number;
+  /** Replicas per master (0 or 1). */
+  replicas?: number;
+  nodeTimeoutMs?: number;
+  /** TLS only, between the nodes too (`tls-cluster`, `tls-replication`): the servers' certificate and CA. */
+  tls?: { cert: CertFiles; ca: string };
+}
+
 /**
- * Starts `masters` masters with one replica each, joined with `redis-cli --cluster create`;
- * resolves once every node says `cluster_state:ok` and every replica has synced. A killed master
- * is replaced by its replica after about `nodeTimeoutMs` twice (detection, then election).
+ * Starts `masters` masters with `replicas` replica each, joined with `redis-cli --cluster
+ * create`; resolves once every node says `cluster_state:ok` and every replica has synced. A
+ * killed master is replaced by its replica after about `nodeTimeoutMs` twice (detection, then
+ * election).
  */
-export async function startCluster(masters = 3, nodeTimeoutMs = 500): Promise<TestCluster> {
+export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
+  const { masters = 3, replicas = 1, nodeTimeoutMs = 500, tls } = options;
   const { dir, cleanup } = scratch('cluster');
-  const count = masters * 2;
+  const count = masters * (1 + replicas);
   const ports = await freePorts(count * 2);
+  const tlsArgs = (port: number) =>
+    tls
+      ? [
+          ...['--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-replication', 'yes'],
+          ...['--tls-cert-file', tls.cert.cert, '--tls-key-file', tls.cert.key, '--tls-ca-cert-file', tls.ca],
+          ...['--tls-auth-clients', 'no'],
+        ]
+      : ['--port', String(port)];
   const nodes = await Promise.all(
     Array.from({ length: count }, (_, i) => {
       const port = ports[i] as number;
       return spawnRedis(port, [
-        '--port',
-        String(port),
+        ...tlsArgs(port),
         '--cluster-enabled',
         'yes',
         '--cluster-config-file',
@@ -190,7 +216,8 @@ export async function startCluster(masters = 3, nodeTimeoutMs = 500): Promise<Te
       ]);
     }),
   );
-  const clients = new Map(nodes.map((n) => [n.port, admin(n.port)]));
+  const adminTls = tls ? { ca: readFileSync(tls.ca) } : undefined;
+  const clients = new Map(nodes.map((n) => [n.port, admin(n.port, adminTls)]));
   const ask = (port: number) => clients.get(port) as RedisClient;
   // The first `masters` addresses become masters, the others their replicas.
   await run('redis-cli', [
@@ -198,8 +225,9 @@ export async function startCluster(masters = 3, nodeTimeoutMs = 500): Promise<Te
     'create',
     ...nodes.map((n) => `127.0.0.1:${n.port}`),
     '--cluster-replicas',
-    '1',
+    String(replicas),
     '--cluster-yes',
+    ...(tls ? ['--tls', '--cacert', tls.ca] : []),
   ]);
   await until('the cluster to be ok on every node, replicas synced', 10_000, async () => {
     for (const n of nodes) {
@@ -213,7 +241,7 @@ export async function startCluster(masters = 3, nodeTimeoutMs = 500): Promise<Te
   return {
     seeds: nodes
       .slice(0, masters)
-      .map((n) => `redis://127.0.0.1:${n.port}`)
+      .map((n) => `${tls ? 'rediss' : 'redis'}://127.0.0.1:${n.port}`)
       .join(','),
     nodes,
     masterFor: async (key) => {

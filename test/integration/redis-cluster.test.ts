@@ -45,15 +45,12 @@ describe('several instances, one Redis Cluster (3 masters, 3 replicas)', () => {
       // The master that holds the pacing and cooldown keys, which every clone needs.
       const victim = await cluster.masterFor(redisKeys(prefix).booked);
       await victim.stop();
-      const killedAt = Date.now();
       const [refused, ready] = await Promise.all([clone(b.app, 'during'), request(b.app).get('/readyz')]);
       expect([refused.status, refused.body.error.code]).toEqual([503, 'store_unavailable']);
       expect([ready.status, ready.body.redis]).toEqual([503, 'unavailable']);
-      const { statuses } = await cloneUntilRecovered(b, fake, 15_000);
-      // Logged for the report: how long clones were refused (detection + election ≈ 2 × node timeout).
-      console.info(
-        `cluster failover: recovered ${Date.now() - killedAt} ms after the kill, ${statuses.length} polls`,
-      );
+      // Detection and election take about twice the node timeout (500 ms): 2 s measured; a busy
+      // machine gets five times that.
+      await cloneUntilRecovered(b, fake, 10_000);
     } finally {
       await b.close();
     }
