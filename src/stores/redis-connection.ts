@@ -40,6 +40,25 @@ const COMMAND_TIMEOUT_MS = 2000;
 /** Reconnects forever, at most this far apart: the store recovers by itself (SPEC "store_unavailable"). */
 const MAX_RECONNECT_DELAY_MS = 1000;
 
+/**
+ * The longest one store operation may take, whatever the mode: a Cluster follows redirections and
+ * waits out a failover for a while, each try with its own command timeout; this caps the sum.
+ */
+const OPERATION_DEADLINE_MS = 3000;
+
+/** Runs `op`, failing it once OPERATION_DEADLINE_MS has passed. */
+export async function withDeadline<T>(op: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('Redis did not answer in time')), OPERATION_DEADLINE_MS);
+  });
+  try {
+    return await Promise.race([op, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Pause before a client that ended on its own is connected again. */
 const RESTART_DELAY_MS = 100;
 
@@ -119,8 +138,8 @@ function createClient(settings: RedisSettings): { client: RedisClient; mode: Red
     const options: ClusterOptions = {
       enableOfflineQueue: false,
       clusterRetryStrategy: reconnectDelay,
-      // MOVED/ASK/CLUSTERDOWN/TRYAGAIN are followed this many times, 100 ms apart, before a
-      // command fails: a failover is waited out briefly, never indefinitely.
+      // A command follows MOVED/ASK and retries CLUSTERDOWN, TRYAGAIN or a lost node (100 ms
+      // apart) at most this many times in all: a failover is waited out briefly, then it fails.
       maxRedirections: 6,
       retryDelayOnFailover: 100,
       retryDelayOnClusterDown: 100,
@@ -232,9 +251,9 @@ export function connectRedis(settings: RedisSettings, logger: Logger): RedisConn
     healthy: async (keys) => {
       try {
         if (client.status !== 'ready') return false;
-        if (!cluster) return (await client.ping()) === 'PONG';
+        if (!cluster) return (await withDeadline(client.ping())) === 'PONG';
         // One PING to a random node says little: ask each node that holds one of our structures.
-        await Promise.all(keys.map((key) => cluster.exists(key)));
+        await withDeadline(Promise.all(keys.map((key) => cluster.exists(key))));
         return true;
       } catch {
         return false;

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { RedisReply } from 'rate-limit-redis';
 import { ServiceError } from '../errors.js';
 import { existing, type IdempotencyRecord, type IdempotencyStore } from './idempotency.js';
-import { connectRedis, type RedisConnection, type RedisSettings } from './redis-connection.js';
+import { connectRedis, type RedisConnection, type RedisSettings, withDeadline } from './redis-connection.js';
 import type { PacingSettings, UpstreamGate } from './upstream-gate.js';
 
 // rate-limit-redis is loaded only when Redis is configured (see redis-connection.ts).
@@ -93,25 +93,6 @@ return 1
 /** SPEC's 503 store_unavailable; the caller is told when to try again. */
 function storeUnavailable(details?: Record<string, unknown>): ServiceError {
   return new ServiceError('store_unavailable', undefined, details, { retryAfterMs: 5000 });
-}
-
-/**
- * The longest one store operation may take, whatever the mode: a Cluster follows redirections and
- * waits out a failover for a while, each try with its own command timeout; this caps the sum.
- */
-const OPERATION_DEADLINE_MS = 3000;
-
-/** Runs `op`, failing it once OPERATION_DEADLINE_MS has passed. */
-async function withDeadline<T>(op: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('Redis did not answer in time')), OPERATION_DEADLINE_MS);
-  });
-  try {
-    return await Promise.race([op, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Any Redis failure becomes SPEC's 503 store_unavailable: the service refuses rather than run unlimited. */
