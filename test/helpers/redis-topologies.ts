@@ -290,7 +290,8 @@ export async function startSentinel(downAfterMs = 500, failoverTimeoutMs = 2000)
   const { dir, cleanup } = scratch('sentinel');
   const [mp, rp, sp] = (await freePorts(3)) as [number, number, number];
   const name = 'mymaster';
-  const sync = ['--repl-diskless-sync-delay', '0'];
+  // The replica writes the RDB it receives to its folder: the suite's, not the working directory.
+  const sync = ['--repl-diskless-sync-delay', '0', '--dir', dir];
   const master = await spawnRedis(mp, ['--port', String(mp), ...sync]);
   const replica = await spawnRedis(rp, [
     '--port',

@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { connect, createServer } from 'node:net';
+import os from 'node:os';
 import { promisify } from 'node:util';
 
 /** `execFile` as a promise: stdout and stderr of a command that must succeed. */
@@ -71,7 +72,8 @@ export async function spawnRedis(port: number, args: string[], defaults = EPHEME
   requireRedis();
   let proc: ChildProcess | undefined;
   const start = async () => {
-    const p = spawn('redis-server', [...args, ...defaults], { stdio: 'ignore' });
+    // A stray file (a replica's RDB) lands in the temp folder, never in the repository.
+    const p = spawn('redis-server', [...args, ...defaults], { stdio: 'ignore', cwd: os.tmpdir() });
     proc = p;
     const exited = new Promise<never>((_, reject) =>
       p.once('exit', (code) => reject(new Error(`redis-server ${args.join(' ')} exited (${code})`))),
