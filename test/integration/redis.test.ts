@@ -44,4 +44,19 @@ describe('Redis down', () => {
       await b.close();
     }
   });
+
+  it('started while Redis is down: refuses, then recovers once Redis is up (the limiter loads its script late)', async () => {
+    await redis.stop();
+    const b = buildService(testConfig({ REDIS_URL: redis.url }), fake.url);
+    try {
+      const refused = await clone(b.app, 'n');
+      expect([refused.status, refused.body.error.code]).toEqual([503, 'store_unavailable']);
+      expect((await request(b.app).get('/readyz')).status).toBe(503);
+      await redis.start();
+      expect(await b.ready(5000)).toBe(true);
+      await cloneUntilRecovered(b, fake, 5000);
+    } finally {
+      await b.close();
+    }
+  });
 });
