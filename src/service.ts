@@ -60,9 +60,7 @@ export function createService(config: Config, options: ServiceOptions) {
   const lifecycle = options.lifecycle ?? { draining: false };
   const pacing = { limit: config.upstreamRateLimitPerMinute, windowMs: options.pacingWindowMs ?? 60_000 };
   // REDIS_URL: limits, cooldown and pacing are shared by every instance (SPEC "Configuration").
-  const redis = config.redis
-    ? createRedisStores(config.redis.urls[0] as string, pacing, options.logger)
-    : undefined;
+  const redis = config.redis ? createRedisStores(config.redis, pacing, options.logger) : undefined;
   const gate = options.gate ?? redis?.gate ?? createMemoryGate(pacing);
   const apiKey = options.apiKey ?? config.truedyApiKey;
   if (!apiKey) throw new Error('createService: no Truedy API key');

@@ -179,6 +179,17 @@ const schema = variables
       fail('REDIS_CLUSTER', 'cannot be combined with REDIS_SENTINELS');
     if (!e.REDIS_CLUSTER && e.REDIS_URL.length > 1)
       fail('REDIS_URL', 'takes several URLs only with REDIS_CLUSTER=true');
+    // TLS is chosen by the scheme; TLS files beside a plain redis:// must not mean "no TLS" silently.
+    const tlsUrls = e.REDIS_URL.filter((u) => u.startsWith('rediss:')).length;
+    if (tlsUrls > 0 && tlsUrls < e.REDIS_URL.length)
+      fail('REDIS_URL', 'mixes redis:// and rediss:// (all seed nodes use one scheme)');
+    const tlsFile = e.REDIS_TLS_CA_FILE
+      ? 'REDIS_TLS_CA_FILE'
+      : e.REDIS_TLS_CERT_FILE
+        ? 'REDIS_TLS_CERT_FILE'
+        : '';
+    if (tlsFile && (tlsUrls === 0 || tlsUrls < e.REDIS_URL.length))
+      fail(tlsFile, 'needs a rediss:// REDIS_URL (with Sentinel too: it names the scheme and credentials)');
     if (Boolean(e.REDIS_TLS_CERT_FILE) !== Boolean(e.REDIS_TLS_KEY_FILE)) {
       fail(
         e.REDIS_TLS_CERT_FILE ? 'REDIS_TLS_KEY_FILE' : 'REDIS_TLS_CERT_FILE',

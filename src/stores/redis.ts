@@ -1,18 +1,50 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { IncrementResponse, Options, Store } from 'express-rate-limit';
-import type { Redis } from 'ioredis';
+import type { Result } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisReply } from 'rate-limit-redis';
 import { ServiceError } from '../errors.js';
 import { existing, type IdempotencyRecord, type IdempotencyStore } from './idempotency.js';
+import { connectRedis, type RedisConnection, type RedisSettings, withDeadline } from './redis-connection.js';
 import type { PacingSettings, UpstreamGate } from './upstream-gate.js';
 
-// ioredis and rate-limit-redis are loaded only when REDIS_URL is set: a single instance does not
-// pay their memory (about 20 MiB of RSS, measured with `npm run bench`).
+// rate-limit-redis is loaded only when Redis is configured (see redis-connection.ts).
 const load = createRequire(import.meta.url);
 
-/** Key prefix for everything this service keeps in Redis. */
-const PREFIX = 'truedy-bff:';
+// The scripts below, typed on every ioredis client (Redis and Cluster alike). ioredis sends them
+// as EVALSHA, routed by their keys, and falls back to EVAL where a node does not have them yet.
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    bffReserve(
+      booked: string,
+      cooldown: string,
+      now: number,
+      deadline: number,
+      limit: number,
+      windowMs: number,
+      member: string,
+    ): Result<[number, number], Context>;
+    bffSetCooldown(cooldown: string, untilMs: number, now: number): Result<number, Context>;
+    bffIfOwner(key: string, owner: string, record: string, ttlMs: number): Result<number, Context>;
+  }
+}
+
+/**
+ * Every key this service writes: the prefix (REDIS_KEY_PREFIX) inside one hash tag per shared
+ * structure, so in Cluster mode each structure lives in one slot and the pacing script's two
+ * keys can be used together (CROSSSLOT otherwise). Any prefix keeps this: Redis hashes the text
+ * between the first `{` and the next `}`, which is the same for every key of one structure.
+ */
+export function redisKeys(prefix: string) {
+  const tag = (structure: string) => `{${prefix}${structure}}`;
+  return {
+    booked: `${tag('upstream')}:booked`,
+    cooldown: `${tag('upstream')}:cooldown`,
+    rateLimitPrefix: `${tag('rl')}:`,
+    idempotency: (key: string) => `${tag('idem')}:${key}`,
+  };
+}
 
 /**
  * The same rule as `nextSlot` (upstream-gate.ts), run atomically in Redis so every instance books
@@ -58,7 +90,7 @@ if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1],
 return 1
 `;
 
-/** SPEC's 503 store_unavailable, with the Retry-After every Redis failure gets. */
+/** SPEC's 503 store_unavailable; the caller is told when to try again. */
 function storeUnavailable(details?: Record<string, unknown>): ServiceError {
   return new ServiceError('store_unavailable', undefined, details, { retryAfterMs: 5000 });
 }
@@ -66,7 +98,7 @@ function storeUnavailable(details?: Record<string, unknown>): ServiceError {
 /** Any Redis failure becomes SPEC's 503 store_unavailable: the service refuses rather than run unlimited. */
 async function guarded<T>(op: () => Promise<T>): Promise<T> {
   try {
-    return await op();
+    return await withDeadline(op());
   } catch (error) {
     if (error instanceof ServiceError) throw error;
     throw storeUnavailable();
@@ -77,19 +109,17 @@ async function guarded<T>(op: () => Promise<T>): Promise<T> {
  * rate-limit-redis loads its Lua scripts once at start-up and keeps the promise: when Redis was
  * down then, every later call would fail for good. Reloading after a failure lets it recover by itself.
  */
-function recoveringRedisStore(options: {
-  prefix: string;
-  sendCommand: (...args: string[]) => Promise<never>;
-}): Store {
+function recoveringRedisStore(connection: RedisConnection, prefix: string): Store {
   const { RedisStore } = load('rate-limit-redis') as typeof import('rate-limit-redis');
+  const { client } = connection;
   class RecoveringRedisStore extends RedisStore {
     override async increment(key: string): Promise<IncrementResponse> {
       try {
-        return await super.increment(key);
+        return await withDeadline(super.increment(key));
       } catch {
         try {
           this.incrementScriptSha = this.loadIncrementScript();
-          return await super.increment(key);
+          return await withDeadline(super.increment(key));
         } catch (error) {
           this.incrementScriptSha.catch(() => undefined);
           throw storeUnavailable({ cause: (error as Error).message });
@@ -101,61 +131,51 @@ function recoveringRedisStore(options: {
       await super.init(options).catch(() => undefined); // loaded again on first use
     }
   }
-  return new RecoveringRedisStore(options);
+  return new RecoveringRedisStore({
+    prefix,
+    // The key-aware form (rate-limit-redis' answer to its issue #55, a plain sendCommand that
+    // hangs or lands on the wrong node in cluster mode). ioredis routes EVALSHA by its key; only
+    // SCRIPT LOAD, which has none, needs help: it goes to every master.
+    sendCommandCluster: async ({ command: [name = '', ...args] }) =>
+      (name.toUpperCase() === 'SCRIPT' && args[0]?.toUpperCase() === 'LOAD'
+        ? connection.loadScript(args[1] ?? '')
+        : client.call(name, ...args)) as Promise<RedisReply>,
+  });
 }
 
 /** The Redis-backed stores: shared limits, cooldown, pacing (and idempotency records). */
 export interface RedisStores {
-  redis: Redis;
   gate: UpstreamGate;
   rateLimitStore: Store;
   idempotency: IdempotencyStore;
+  /** Connected, and every node holding one of the structures answers (SPEC `/readyz`). */
   healthy(): Promise<boolean>;
   ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
-/** Connects to REDIS_URL. Commands fail fast while disconnected (no offline queue); reconnects forever. */
-export function createRedisStores(url: string, pacing: PacingSettings, logger: Logger): RedisStores {
-  const { Redis: RedisClient } = load('ioredis') as typeof import('ioredis');
-  const redis = new RedisClient(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: 2000,
-    connectTimeout: 2000,
-    retryStrategy: (times) => Math.min(100 * times, 2000),
-  });
-  let lastLog = 0;
-  redis.on('error', (error: Error) => {
-    if (Date.now() - lastLog < 10_000) return;
-    lastLog = Date.now();
-    logger.error(
-      { err: { message: error.message } },
-      'Redis unavailable: clone requests answer 503 store_unavailable',
-    );
-  });
-  redis.on('ready', () => {
-    lastLog = 0;
-    logger.info('Redis connected');
-  });
+/**
+ * Connects to Redis as configured (one server over TCP or TLS, Sentinel, or Cluster). Commands
+ * fail fast while disconnected (no offline queue); the client reconnects by itself, forever.
+ */
+export function createRedisStores(
+  settings: RedisSettings,
+  pacing: PacingSettings,
+  logger: Logger,
+): RedisStores {
+  const connection = connectRedis(settings, logger);
+  const { client } = connection;
+  client.defineCommand('bffReserve', { numberOfKeys: 2, lua: RESERVE });
+  client.defineCommand('bffSetCooldown', { numberOfKeys: 1, lua: SET_COOLDOWN });
+  client.defineCommand('bffIfOwner', { numberOfKeys: 1, lua: IF_OWNER });
 
-  redis.defineCommand('bffReserve', { numberOfKeys: 2, lua: RESERVE });
-  redis.defineCommand('bffSetCooldown', { numberOfKeys: 1, lua: SET_COOLDOWN });
-  redis.defineCommand('bffIfOwner', { numberOfKeys: 1, lua: IF_OWNER });
-  // ioredis sends these as EVALSHA and falls back to EVAL after a Redis restart.
-  const scripts = redis as unknown as {
-    bffReserve(...args: (string | number)[]): Promise<[number, number]>;
-    bffSetCooldown(...args: (string | number)[]): Promise<number>;
-    bffIfOwner(...args: (string | number)[]): Promise<number>;
-  };
-  const booked = `${PREFIX}upstream:booked`;
-  const cooldown = `${PREFIX}upstream:cooldown`;
+  const keys = redisKeys(settings.keyPrefix);
   const gate: UpstreamGate = {
     reserve: (now, deadline) =>
       guarded(async () => {
-        const [ok, at] = await scripts.bffReserve(
-          booked,
-          cooldown,
+        const [ok, at] = await client.bffReserve(
+          keys.booked,
+          keys.cooldown,
           now,
           deadline,
           pacing.limit,
@@ -164,28 +184,25 @@ export function createRedisStores(url: string, pacing: PacingSettings, logger: L
         );
         return { ok: ok === 1, at };
       }),
-    cooldownUntil: () => guarded(async () => Number((await redis.get(cooldown)) ?? 0)),
+    cooldownUntil: () => guarded(async () => Number((await client.get(keys.cooldown)) ?? 0)),
     setCooldown: (until) =>
       guarded(async () => {
-        await scripts.bffSetCooldown(cooldown, until, Date.now());
+        await client.bffSetCooldown(keys.cooldown, until, Date.now());
       }),
   };
 
-  const rateLimitStore = recoveringRedisStore({
-    prefix: `${PREFIX}rl:`,
-    sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as never,
-  });
+  const rateLimitStore = recoveringRedisStore(connection, keys.rateLimitPrefix);
 
-  const idemKey = (key: string) => `${PREFIX}idem:${key}`;
   const idempotency: IdempotencyStore = {
     begin: (key, fingerprint, inFlightTtlMs) =>
       guarded(async () => {
         const owner = randomUUID();
         const record: IdempotencyRecord = { state: 'in_flight', owner, fingerprint };
-        if (await redis.set(idemKey(key), JSON.stringify(record), 'PX', inFlightTtlMs, 'NX')) {
+        const k = keys.idempotency(key);
+        if (await client.set(k, JSON.stringify(record), 'PX', inFlightTtlMs, 'NX')) {
           return { state: 'started', owner };
         }
-        const current = await redis.get(idemKey(key));
+        const current = await client.get(k);
         // Expired between SET NX and GET: the caller may simply try again.
         if (!current) throw new ServiceError('idempotency_conflict');
         return existing(JSON.parse(current) as IdempotencyRecord);
@@ -193,37 +210,22 @@ export function createRedisStores(url: string, pacing: PacingSettings, logger: L
     complete: (key, owner, fingerprint, response, ttlMs) =>
       guarded(async () => {
         const record: IdempotencyRecord = { state: 'done', owner, fingerprint, response };
-        await scripts.bffIfOwner(idemKey(key), owner, JSON.stringify(record), ttlMs);
+        await client.bffIfOwner(keys.idempotency(key), owner, JSON.stringify(record), ttlMs);
       }),
     release: (key, owner) =>
       guarded(async () => {
-        await scripts.bffIfOwner(idemKey(key), owner, '', 0);
+        await client.bffIfOwner(keys.idempotency(key), owner, '', 0);
       }),
   };
 
+  // One key per structure: in cluster mode, the nodes that hold the shared state.
+  const probes = [keys.booked, keys.rateLimitPrefix, keys.idempotency('')];
   return {
-    redis,
     gate,
     rateLimitStore,
     idempotency,
-    healthy: async () => {
-      try {
-        return redis.status === 'ready' && (await redis.ping()) === 'PONG';
-      } catch {
-        return false;
-      }
-    },
-    ready: (timeoutMs) =>
-      new Promise((resolve) => {
-        if (redis.status === 'ready') return resolve(true);
-        const timer = setTimeout(() => resolve(false), timeoutMs);
-        redis.once('ready', () => {
-          clearTimeout(timer);
-          resolve(true);
-        });
-      }),
-    close: async () => {
-      await redis.quit().catch(() => redis.disconnect());
-    },
+    healthy: () => connection.healthy(probes),
+    ready: connection.ready,
+    close: connection.close,
   };
 }

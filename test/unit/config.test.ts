@@ -92,6 +92,12 @@ describe('loadConfig', () => {
     [{ REDIS_CLUSTER: 'true' }, /^REDIS_URL: /],
     [{ REDIS_URL: 'redis://a:1,redis://b:2' }, /^REDIS_URL: .*REDIS_CLUSTER/],
     [{ REDIS_URL: 'rediss://a:1', REDIS_TLS_CERT_FILE: '/c.pem' }, /^REDIS_TLS_KEY_FILE: /],
+    [{ REDIS_URL: 'redis://a:1', REDIS_TLS_CA_FILE: '/ca.pem' }, /^REDIS_TLS_CA_FILE: .*rediss:/],
+    [
+      { REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_NAME: 'm', REDIS_TLS_CA_FILE: '/ca.pem' },
+      /^REDIS_TLS_CA_FILE: /,
+    ],
+    [{ REDIS_URL: 'rediss://a:1,redis://b:2', REDIS_CLUSTER: 'true' }, /^REDIS_URL: mixes/],
     [{ MIN_AUDIO_SECONDS: '90', MAX_AUDIO_SECONDS: '60' }, /^MIN_AUDIO_SECONDS: /],
   ])('settings that only work together stop start-up naming what is missing (%o)', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
