@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { logTraceFields } from './tracing/spans.js';
 
 /** Paths pino blanks in every log line: the key and any credential header never reach a log (SPEC "Operations"). */
 export const REDACT_PATHS = [
@@ -19,6 +20,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       base: { service: 'truedy-voice-bff' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // trace_id and span_id of the active span, so a log line leads to its trace (SPEC "Operations").
+      mixin: logTraceFields,
     },
     destination,
   );
