@@ -4,9 +4,11 @@ import { access, mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config/config.js';
-import { createLogger } from './logger.js';
-import { createSandboxApp } from './sandbox/sandbox-app.js';
-import { createService } from './service.js';
+import { startTracing } from './tracing/tracing.js';
+
+// Only the configuration and the tracing starter are imported up front: the SDK is started (when an
+// OTLP endpoint is set) before the rest of the service is loaded, so it sees every module load,
+// and without one the SDK is never imported at all (SPEC "Operations": no tracing cost).
 
 /** Listens and resolves once the server is bound. */
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
@@ -27,7 +29,15 @@ async function main() {
     }
     throw error;
   }
+  const tracing = config.tracing ? await startTracing(config.tracing) : undefined;
+  const [{ createLogger }, { createSandboxApp }, { createService }, { traceRequests }] = await Promise.all([
+    import('./logger.js'),
+    import('./sandbox/sandbox-app.js'),
+    import('./service.js'),
+    import('./tracing/server-span.js'),
+  ]);
   const logger = createLogger(config.logLevel);
+  tracing?.logTo(logger);
   try {
     // Uploads are spooled here: a missing or read-only folder is a start-up error, not a 500 per upload.
     await mkdir(config.uploadDir, { recursive: true });
@@ -43,7 +53,7 @@ async function main() {
   let apiKey = config.truedyApiKey;
   if (!apiKey) {
     apiKey = `sandbox_${randomBytes(16).toString('hex')}`;
-    sandbox = createServer(createSandboxApp({ apiKey }));
+    sandbox = createServer(createSandboxApp({ apiKey, log: logger.child({ component: 'sandbox' }) }));
     const { port } = await listen(sandbox, 0, '127.0.0.1');
     baseUrl = `http://127.0.0.1:${port}`;
     logger.warn(
@@ -64,17 +74,21 @@ async function main() {
   // connectionsCheckingInterval: how often Node enforces headersTimeout/requestTimeout (default 30 s).
   const server = createServer(
     { connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs) },
-    service.app,
+    traceRequests(service.app),
   );
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
   const address = await listen(server, config.port, config.host);
-  logger.info({ url: `http://${address.address}:${address.port}` }, 'truedy-voice-bff listening');
+  logger.info(
+    { url: `http://${address.address}:${address.port}`, tracing: tracing ? 'otlp' : 'off' },
+    'truedy-voice-bff listening',
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const deadline = Date.now() + config.shutdownTimeoutMs;
     // SPEC "Operations": readyz 503 at once, stop taking connections, let in-flight requests finish.
     service.lifecycle.draining = true;
     logger.info({ signal, timeout_ms: config.shutdownTimeoutMs }, 'draining');
@@ -92,6 +106,9 @@ async function main() {
     await service.close();
     sandbox?.close();
     sandbox?.closeAllConnections();
+    // Spans still queued in the batch go out before the exit, in what is left of the drain timeout
+    // (at least a second, so a drain that used it all still gets its last spans out).
+    await tracing?.shutdown(Math.max(1000, deadline - Date.now()));
     logger.info('stopped');
     process.exit(0);
   };
