@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { audio, type FakeUpstream, startFakeUpstream, TEST_KEY, tempDir, truedy429 } from '../helpers/kit.js';
@@ -123,8 +124,10 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     expect(wait.parentSpanId).toBe(call.spanId);
     expect(wait.attributes['bff.wait.reason']).toBe('reset-at');
     expect(wait.attributes['bff.wait.planned_ms']).toBeGreaterThanOrEqual(150);
-    // In order: the 429, then the wait, then the attempt that succeeded.
-    expect(first.endNs <= wait.startNs && wait.endNs <= second.startNs).toBe(true);
+    // In order: the 429, then the wait, then the attempt that succeeded (span clocks are anchored
+    // to Date.now() per span, so they are compared to the millisecond).
+    const ms = 1_000_000n;
+    expect(first.endNs <= wait.startNs + ms && wait.endNs <= second.startNs + ms).toBe(true);
 
     // Each attempt carried its own span as the parent in a W3C traceparent of the same trace.
     expect(fake.received.map((r) => r.headers.traceparent)).toEqual([
@@ -153,6 +156,31 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     ]) {
       expect({ forbidden, found: exported.includes(forbidden) }).toEqual({ forbidden, found: false });
     }
+  });
+
+  it('a client that goes away mid-upload: its request log line still leads to the trace, and the server span says client_closed', async () => {
+    receiver = await startOtlpReceiver();
+    fake = await startFakeUpstream();
+    svc = await startServiceProcess(
+      env({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '50' }),
+    );
+    const traceId = randomBytes(16).toString('hex');
+    const { port } = new URL(svc.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      'POST /api/voices/clone HTTP/1.1\r\nHost: x\r\nX-Request-Id: gone-1\r\n' +
+        `traceparent: 00-${traceId}-${randomBytes(8).toString('hex')}-01\r\n` +
+        'Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n' +
+        '--b\r\nContent-Disposition: form-data; name="files"; filename="a.mp3"\r\n\r\nID3',
+    );
+    // The span ends only when the request does: its export shows the request was under way.
+    await new Promise((r) => setTimeout(r, 300));
+    socket.destroy();
+    const [server] = await receiver.waitFor((all) => all.some((s) => s.kind === SPAN_KIND.SERVER));
+    expect(server).toMatchObject({ traceId, attributes: { 'error.type': 'client_closed' } });
+    const line = logLines(svc).find((l) => l.request_id === 'gone-1' && l.msg === 'request');
+    expect(line).toMatchObject({ status: 499, trace_id: traceId, span_id: server?.spanId });
   });
 
   it('SIGTERM exports the spans still queued before the process exits', async () => {
