@@ -183,6 +183,31 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     expect(line).toMatchObject({ status: 499, trace_id: traceId, span_id: server?.spanId });
   });
 
+  it('in sandbox mode (no key) the sandbox records the traceparent of each call it receives', async () => {
+    receiver = await startOtlpReceiver();
+    svc = await startServiceProcess({
+      NODE_ENV: 'development',
+      UPLOAD_DIR: tempDir(),
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+    });
+    const traceId = randomBytes(16).toString('hex');
+    const res = await clone(svc.url, { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` });
+    expect(res.status).toBe(201);
+    const spans = await receiver.waitFor((all) => all.some((s) => s.kind === SPAN_KIND.SERVER));
+    const attempt = only(spans, (s) => s.kind === SPAN_KIND.CLIENT);
+    const seen = logLines(svc).filter((l) => l.msg === 'sandbox: call received');
+    expect(seen).toEqual([
+      expect.objectContaining({
+        component: 'sandbox',
+        path: '/voices/clone',
+        trace_id: traceId,
+        parent_span_id: attempt.spanId,
+        traceparent: `00-${traceId}-${attempt.spanId}-01`,
+      }),
+    ]);
+  });
+
   it('SIGTERM exports the spans still queued before the process exits', async () => {
     receiver = await startOtlpReceiver();
     fake = await startFakeUpstream();
