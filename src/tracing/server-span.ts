@@ -45,9 +45,11 @@ export function traceRequests(listener: RequestListener): RequestListener {
       parent,
     );
     const active = trace.setSpan(parent, span);
-    // Listeners the app adds to the request and response (body reading, the request log line at
-    // 'close') run in the span's context, not in the socket's, so their work and logs belong to it.
-    context.bind(active, req);
+    // Listeners the app adds to the response (the request log line at 'close') run in the span's
+    // context even when the socket's events fire them (a client gone mid-upload), so their logs
+    // lead to the trace. The request is left alone: what its listeners start is awaited by code
+    // that already runs in the span's context, and wrapping each of the body parser's listeners
+    // costs CPU on every request.
     context.bind(active, res);
     res.once('close', () => {
       const r = req as RoutedRequest;
