@@ -18,6 +18,27 @@ import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
 /** The instrumentation scope every span of this service is created under. */
 export const TRACER_NAME = 'truedy-voice-bff';
 
+/**
+ * Names of this service's INTERNAL spans (each HTTP span is named `METHOD /route` instead). The
+ * request path calls withSpan with these around its steps, so every deployment's traces read alike.
+ */
+export const SPAN = {
+  /** Reading the multipart body into the spool (attributes: uploadFiles, uploadBytes). */
+  uploadRead: 'upload read',
+  /** Telling what each file is from its first bytes. */
+  audioIdentify: 'audio identify',
+  /** Reading the audio (length in seconds) with the demuxer/decoder. */
+  audioRead: 'audio read',
+  /** Claiming or replaying an Idempotency-Key. */
+  idempotency: 'idempotency',
+  /** Writing an audit line (before the call to Truedy, and with its outcome). */
+  audit: 'audit write',
+  /** One Truedy call, its attempts and waits included (`truedy clone`, `truedy get`). */
+  upstreamCall: 'truedy',
+  /** One wait before an attempt (attributes: waitReason, waitPlannedMs). */
+  upstreamWait: 'truedy wait',
+} as const;
+
 /** Attribute keys of this service's own spans (the HTTP ones are OpenTelemetry's semantic conventions). */
 export const ATTR = {
   /** SPEC's error code (`upstream_rate_limited`, `unsupported_media_type`, …) on a span that failed. */

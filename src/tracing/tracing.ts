@@ -3,7 +3,7 @@
  * imported here dynamically, and only when an OTLP endpoint is configured: a service started
  * without one never loads them, and every span helper stays a no-op.
  */
-import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
+import { context, type DiagLogger, DiagLogLevel, diag, ROOT_CONTEXT } from '@opentelemetry/api';
 import { markTracingStarted } from './spans.js';
 
 /** What config.tracing holds when an OTLP endpoint is set. */
@@ -52,9 +52,18 @@ export async function startTracing(settings: TracingSettings): Promise<Tracing> 
 
   return {
     logTo(log) {
+      // Logged outside any span: a failed export runs in the context of whichever request's span
+      // ended last, and its line must not be mistaken for part of that request's trace.
+      const line = (level: 'error' | 'warn', message: string, args: unknown[]) =>
+        context.with(ROOT_CONTEXT, () =>
+          log[level](
+            { otel: message, ...(args.length ? { otel_args: args.map(String) } : {}) },
+            level === 'error' ? 'opentelemetry: error' : 'opentelemetry: warning',
+          ),
+        );
       const logger: DiagLogger = {
-        error: (message, ...args) => log.error({ otel: args.map(String) }, `opentelemetry: ${message}`),
-        warn: (message, ...args) => log.warn({ otel: args.map(String) }, `opentelemetry: ${message}`),
+        error: (message, ...args) => line('error', message, args),
+        warn: (message, ...args) => line('warn', message, args),
         info: () => undefined,
         debug: () => undefined,
         verbose: () => undefined,

@@ -13,7 +13,7 @@ import type { Clock } from '../clock.js';
 import { AppError } from '../http/errors.js';
 import { type UpstreamOperation, upstreamError } from '../normalize/upstream-error.js';
 import type { UpstreamGate } from '../stores/upstream-gate.js';
-import { ATTR, recordError, traceHeaders, type WaitReason, withSpan } from '../tracing/spans.js';
+import { ATTR, recordError, SPAN, traceHeaders, type WaitReason, withSpan } from '../tracing/spans.js';
 import {
   type AttemptOutcome,
   decideRetry,
@@ -225,7 +225,7 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
 
   /** One wait, as its own span with its reason and planned length. */
   function wait(reason: WaitReason, ms: number, ctx: CallContext): Promise<void> {
-    return withSpan('truedy wait', { [ATTR.waitReason]: reason, [ATTR.waitPlannedMs]: ms }, () =>
+    return withSpan(SPAN.upstreamWait, { [ATTR.waitReason]: reason, [ATTR.waitPlannedMs]: ms }, () =>
       clock.sleep(ms, ctx.signal),
     );
   }
@@ -245,7 +245,7 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
 
   /** The whole call, retries and waits included, as one span whose children are its attempts and waits. */
   function traced(op: UpstreamOperation, run: () => Promise<UpstreamSuccess>): Promise<UpstreamSuccess> {
-    return withSpan(`truedy ${op}`, { [ATTR.operation]: op }, async (span) => {
+    return withSpan(`${SPAN.upstreamCall} ${op}`, { [ATTR.operation]: op }, async (span) => {
       const result = await run();
       span.setAttribute(ATTR.attempts, result.attempts);
       return result;

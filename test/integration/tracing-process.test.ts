@@ -225,6 +225,24 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     ]);
   });
 
+  it('an export the collector refuses is logged as an OpenTelemetry error, outside any trace', async () => {
+    receiver = await startOtlpReceiver();
+    fake = await startFakeUpstream();
+    svc = await startServiceProcess(
+      env({
+        // Not the receiver's /v1/traces: it answers 415, which the exporter does not retry.
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.endpoint}/not-traces`,
+        OTEL_BSP_SCHEDULE_DELAY: '50',
+      }),
+    );
+    expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
+    await receiver.waitFor(() => (receiver?.rejected.length ?? 0) > 0);
+    expect(await svc.stop('SIGTERM')).toBe(0);
+    const errors = logLines(svc).filter((l) => l.msg === 'opentelemetry: error');
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.some((l) => 'trace_id' in l)).toBe(false);
+  });
+
   it('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT alone turns it on, and OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES name the resource', async () => {
     receiver = await startOtlpReceiver();
     fake = await startFakeUpstream();
