@@ -15,7 +15,9 @@ describe('docker-compose.yml', () => {
   it('runs two service instances behind nginx, with Redis, the sandbox and Jaeger for traces', () => {
     const s = compose.services;
     expect(Object.keys(s).sort()).toEqual(['bff-1', 'bff-2', 'jaeger', 'lb', 'redis', 'sandbox']);
-    expect(s['bff-1']?.environment?.OTEL_EXPORTER_OTLP_ENDPOINT).toMatch(/^\$\{OTEL_EXPORTER_OTLP_ENDPOINT:-http:\/\/jaeger:4318\}$/);
+    expect(s['bff-1']?.environment?.OTEL_EXPORTER_OTLP_ENDPOINT).toMatch(
+      /^\$\{OTEL_EXPORTER_OTLP_ENDPOINT:-http:\/\/jaeger:4318\}$/,
+    );
     expect(s.lb?.image).toMatch(/^nginx:/);
     expect(s['bff-1']?.environment?.REDIS_URL).toBe('redis://redis:6379');
   });
