@@ -275,8 +275,87 @@ async function heavyRepeated(kind, fakeUrl, fileBytes) {
   };
 }
 
+/**
+ * What tracing costs the request path: the streaming service with tracing on (exporting over OTLP/HTTP
+ * to a bench-only sink, batch settings at the SDK's defaults) and off, side by side on the small
+ * uploads, where a per-request cost shows most. Like the small-upload row: 5 unmeasured rounds each,
+ * then 5 timed rounds taking turns (the order flipped every round), medians of time and server CPU.
+ */
+async function tracingCost(fakeUrl) {
+  const sink = await start(path.join(ROOT, 'bench/otlp-sink.mjs'));
+  const small = multipartBody([wav(200 * 1024)]);
+  const base = serviceEnv(fakeUrl, 200 * 1024);
+  const envs = { off: base, on: { ...base, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } };
+  const services = {};
+  for (const kind of ['off', 'on']) {
+    services[kind] = await start(SCRIPTS.streaming, envs[kind]);
+    for (let w = 0; w < SMALL_ROUNDS; w++) await smallLoad(`${services[kind].url}/api/voices/clone`, small);
+  }
+  const time = { off: [], on: [] };
+  const cpu = { off: [], on: [] };
+  for (let r = 0; r < SMALL_ROUNDS; r++) {
+    for (const kind of r % 2 ? ['on', 'off'] : ['off', 'on']) {
+      const c0 = cpuSeconds(services[kind].proc.pid);
+      time[kind].push(await smallLoad(`${services[kind].url}/api/voices/clone`, small));
+      cpu[kind].push(cpuSeconds(services[kind].proc.pid) - c0);
+    }
+  }
+  // SIGTERM flushes the traced service's last spans to the sink before its counts are read.
+  for (const svc of Object.values(services)) await stop(svc);
+  const exported = await new Promise((resolve, reject) => {
+    request(`${sink.url}/stats`, { agent }, (res) => {
+      let text = '';
+      res.on('data', (c) => {
+        text += c;
+      });
+      res.on('end', () => resolve(JSON.parse(text)));
+    })
+      .on('error', reject)
+      .end();
+  });
+  await stop(sink);
+  return {
+    time: { off: median(time.off), on: median(time.on) },
+    cpu: { off: median(cpu.off), on: median(cpu.on) },
+    range: { off: time.off, on: time.on },
+    exported,
+  };
+}
+
+function tracingRows(t) {
+  const label = `${SMALL_REQUESTS} × 200 KiB, concurrency ${SMALL_CONCURRENCY}, median of ${SMALL_ROUNDS} rounds: streaming`;
+  return [
+    `| ${label}, tracing off | ${t.time.off.toFixed(0)} total | | | ${t.cpu.off.toFixed(2)} | |`,
+    `| ${label}, tracing on (OTLP/HTTP to a local sink) | ${t.time.on.toFixed(0)} total | | | ${t.cpu.on.toFixed(2)} | |`,
+  ];
+}
+
+function tracingSummary(t) {
+  const spread = (xs) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
+  return (
+    `tracing on vs off: time ${(t.time.on / t.time.off).toFixed(2)}x, server CPU ${(t.cpu.on / t.cpu.off).toFixed(2)}x ` +
+    `(rounds: off ${spread(t.range.off)} ms, on ${spread(t.range.on)} ms; exported ${t.exported.spans} spans ` +
+    `in ${t.exported.exports} requests, ${(t.exported.bytes / MiB).toFixed(1)} MiB)`
+  );
+}
+
 async function main() {
   const fake = await start(path.join(ROOT, 'bench/fake-upstream.mjs'));
+  // BENCH_ONLY=tracing: the tracing rows alone (about a minute), for comparing runs of just those.
+  if (process.env.BENCH_ONLY === 'tracing') {
+    console.error(
+      `bench: tracing on vs off, ${SMALL_REQUESTS} × 200 KiB at concurrency ${SMALL_CONCURRENCY}…`,
+    );
+    const t = await tracingCost(fake.url);
+    await stop(fake);
+    console.log(
+      '\n| load | median ms | peak RSS MiB | /healthz p99 ms | server CPU s/round | machine busy |',
+    );
+    console.log('|---|---:|---:|---:|---:|---:|');
+    for (const r of tracingRows(t)) console.log(r);
+    console.log(`\n${tracingSummary(t)}`);
+    return;
+  }
   const size = 8 * MiB;
   console.error(`bench: ${CLIENTS} clients × ${FILES} files × ${size / MiB} MiB, ${ROUNDS} rounds each…`);
 
@@ -309,6 +388,8 @@ async function main() {
   }
   const smallTimes = { streaming: median(rounds.streaming), buffering: median(rounds.buffering) };
   for (const svc of Object.values(services)) await stop(svc);
+  console.error('bench: tracing on vs off…');
+  const tracing = await tracingCost(fake.url);
   await stop(fake);
 
   const f = (n) => n.toFixed(0);
@@ -342,12 +423,14 @@ async function main() {
   console.log(
     `| ${SMALL_REQUESTS} × 200 KiB, concurrency ${SMALL_CONCURRENCY}, median of ${SMALL_ROUNDS} rounds: buffering | ${f(smallTimes.buffering)} total | | | | |`,
   );
+  for (const r of tracingRows(tracing)) console.log(r);
   // Not goals: where the time goes. The floor only receives and sends; the service adds parsing,
   // the disk spool and base64 on top (SPEC keeps uploads off the heap, so the spool stays).
   console.log(
     `\nfloor vs direct: ${(median(floor.latencies) / median(direct.latencies)).toFixed(2)}x; ` +
       `streaming vs floor: ${(median(streaming.latencies) / median(floor.latencies)).toFixed(2)}x`,
   );
+  console.log(tracingSummary(tracing));
 
   const goals = [
     ['peak RSS (8 MiB files, median) < 160 MiB', peak(streaming), peak(streaming) < 160],

@@ -1,5 +1,6 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
 import type { Redactor } from './redact.js';
+import { logTraceFields } from './tracing/spans.js';
 
 /** Paths pino blanks in every log line: the key and any credential header never reach a log (SPEC "Operations"). */
 export const REDACT_PATHS = [
@@ -30,6 +31,8 @@ export function createLogger(options: LoggerOptions): Logger {
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       ...(redactor ? { hooks: { streamWrite: (line: string) => redactor.text(line) } } : {}),
+      // trace_id and span_id of the active span, so a log line leads to its trace (SPEC "Operations").
+      mixin: logTraceFields,
     },
     options.destination,
   );

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config/config.js';
-import { createLogger } from './logger.js';
-import { createSandboxApp } from './sandbox/sandbox-app.js';
-import { createService, serviceRedactor } from './service.js';
+import { startTracing } from './tracing/tracing.js';
+
+// Only the configuration and the tracing starter are imported up front: the SDK is started (when an
+// OTLP endpoint is set) before the rest of the service is loaded, so it sees every module load,
+// and without one the SDK is never imported at all (SPEC "Operations": no tracing cost).
 
 /** Listens and resolves once the server is bound. */
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
@@ -25,15 +27,24 @@ async function main() {
     }
     throw error;
   }
+  const tracing = config.tracing ? await startTracing(config.tracing) : undefined;
+  const [{ createLogger }, { createSandboxApp }, { createService, serviceRedactor }, { traceRequests }] =
+    await Promise.all([
+      import('./logger.js'),
+      import('./sandbox/sandbox-app.js'),
+      import('./service.js'),
+      import('./tracing/server-span.js'),
+    ]);
   // No key outside production: the embedded fake Truedy gets a random one of its own.
   const apiKey = config.truedyApiKey ?? `sandbox_${randomBytes(16).toString('hex')}`;
   const logger = createLogger({ level: config.logLevel, redactor: serviceRedactor(config, apiKey) });
+  tracing?.logTo(logger);
 
   // No key outside production: run against the embedded fake Truedy, and say so loudly (SPEC "Running it").
   let sandbox: Server | undefined;
   let baseUrl = config.truedyBaseUrl;
   if (!config.truedyApiKey) {
-    sandbox = createServer(createSandboxApp({ apiKey }));
+    sandbox = createServer(createSandboxApp({ apiKey, log: logger.child({ component: 'sandbox' }) }));
     const { port } = await listen(sandbox, 0, '127.0.0.1');
     baseUrl = `http://127.0.0.1:${port}`;
     logger.warn(
@@ -51,9 +62,9 @@ async function main() {
       upstreamName: sandbox ? 'sandbox' : 'truedy',
     });
   } catch (error) {
-    // The one start-up step that touches the disk: uploads are spooled in UPLOAD_DIR, so a folder
-    // that cannot be used is a start-up error, not a 500 per upload.
-    process.stderr.write(`truedy-voice-bff: configuration error: UPLOAD_DIR: ${(error as Error).message}\n`);
+    // What createService touches at start-up (UPLOAD_DIR, the Redis TLS files) names its variable:
+    // a folder or file that cannot be used stops start-up, rather than fail every request.
+    process.stderr.write(`truedy-voice-bff: configuration error: ${(error as Error).message}\n`);
     process.exit(1);
   }
   // Whatever ends the process short of SIGKILL, its spooled voices go with it (SPEC "Privacy of uploads").
@@ -64,17 +75,21 @@ async function main() {
   // connectionsCheckingInterval: how often Node enforces headersTimeout/requestTimeout (default 30 s).
   const server = createServer(
     { connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs) },
-    service.app,
+    traceRequests(service.app),
   );
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
   const address = await listen(server, config.port, config.host);
-  logger.info({ url: `http://${address.address}:${address.port}` }, 'truedy-voice-bff listening');
+  logger.info(
+    { url: `http://${address.address}:${address.port}`, tracing: tracing ? 'otlp' : 'off' },
+    'truedy-voice-bff listening',
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const deadline = Date.now() + config.shutdownTimeoutMs;
     // SPEC "Operations": readyz 503 at once, stop taking connections, let in-flight requests finish.
     service.lifecycle.draining = true;
     logger.info({ signal, timeout_ms: config.shutdownTimeoutMs }, 'draining');
@@ -92,6 +107,9 @@ async function main() {
     await service.close();
     sandbox?.close();
     sandbox?.closeAllConnections();
+    // Spans still queued in the batch go out before the exit, in what is left of the drain timeout
+    // (at least a second, so a drain that used it all still gets its last spans out).
+    await tracing?.shutdown(Math.max(1000, deadline - Date.now()));
     logger.info('stopped');
     process.exit(0);
   };

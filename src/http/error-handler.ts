@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { type DomainError, isDomainError, ServiceError } from '../errors.js';
+import { recordErrorCode } from '../tracing/spans.js';
 import { type HttpError, toHttpError } from './error-table.js';
 import { answerRefusedBody, type LingerLimits } from './linger.js';
 import type { ErrorEnvelope } from './schemas.js';
@@ -46,6 +47,8 @@ export function errorHandler(logger: Logger, now: () => Date, linger: LingerLimi
       log.error({ err: { code: cause?.code, message: cause?.message } }, 'the spool could not be written');
     }
     if (domain.facts.attempts) res.locals.upstreamAttempts = domain.facts.attempts;
+    // The request's span carries SPEC's code, so a trace says why as well as that it failed.
+    recordErrorCode(domain.code);
     const answer = domain;
     const send = () => {
       if (!res.headersSent && !res.destroyed) sendError(res, answer, now());

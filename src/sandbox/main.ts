@@ -9,7 +9,7 @@ const port = Number(process.env.SANDBOX_PORT ?? 4010);
 const apiKey = process.env.SANDBOX_API_KEY ?? 'sandbox-key';
 const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', redactor: createRedactor([apiKey]) });
 
-const server = createSandboxApp({ apiKey }).listen(port, host, () => {
+const server = createSandboxApp({ apiKey, log: logger }).listen(port, host, () => {
   const { port: bound } = server.address() as AddressInfo;
   const url = `http://${host}:${bound}`;
   logger.warn(

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
 import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../clock.js';
 
 /** Options for the fake Truedy. */
@@ -9,7 +10,12 @@ export interface SandboxOptions {
   clock?: Clock;
   /** How long a cloned voice stays `training` before `GET /voices/{id}` says active. */
   activateAfterMs?: number;
+  /** Where the sandbox records the W3C `traceparent` each call brings (only calls that bring one). */
+  log?: Logger;
 }
+
+/** A W3C traceparent (https://www.w3.org/TR/trace-context/#traceparent-header): version, trace id, parent id, flags. */
+const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-([\da-f]{16})-[\da-f]{2}$/;
 
 interface StoredVoice {
   id: string;
@@ -44,6 +50,18 @@ export function createSandboxApp(options: SandboxOptions): Express {
   const fail = (res: Response, status: number, code: string, message: string, details?: unknown) =>
     res.status(status).json({ error: { code, message, ...(details ? { details } : {}) }, meta: meta() });
 
+  // The service sends each attempt's traceparent: logged with its trace id, a sandbox call is
+  // found from the form's trace the way Truedy's own logs would be (SPEC "Operations": Tracing).
+  app.use((req, _res, next) => {
+    const m = TRACEPARENT.exec(req.get('traceparent') ?? '');
+    if (m && options.log) {
+      options.log.info(
+        { method: req.method, path: req.path, traceparent: m[0], trace_id: m[1], parent_span_id: m[2] },
+        'sandbox: call received',
+      );
+    }
+    next();
+  });
   app.use((req, res, next) => {
     if (req.get('authorization') !== `Bearer ${options.apiKey}`) {
       return fail(res, 401, 'unauthorized', 'Invalid or missing API key');

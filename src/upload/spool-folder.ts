@@ -187,12 +187,19 @@ export interface SpoolFolderOptions {
 export function openSpoolFolder(uploadDir: string, options: SpoolFolderOptions = {}): SpoolFolder {
   const now = options.now ?? Date.now;
   const self = currentOwner();
-  // The first folder mkdir had to create, if any: a clean exit takes away what it made (SPEC).
-  const created = mkdirSync(uploadDir, { recursive: true });
-  const swept = sweepDeadFolders(uploadDir, self, now()).removed;
-  const dir = path.join(uploadDir, folderName(self));
-  mkdirSync(dir, { mode: 0o700 }); // not recursive: it fails rather than reuse a folder that exists
-  chmodSync(dir, 0o700); // the umask can only have removed bits; this says what we mean
+  let created: string | undefined;
+  let dir: string;
+  let swept: string[];
+  try {
+    // The first folder mkdir had to create, if any: a clean exit takes away what it made (SPEC).
+    created = mkdirSync(uploadDir, { recursive: true });
+    swept = sweepDeadFolders(uploadDir, self, now()).removed;
+    dir = path.join(uploadDir, folderName(self));
+    mkdirSync(dir, { mode: 0o700 }); // not recursive: it fails rather than reuse a folder that exists
+    chmodSync(dir, 0o700); // the umask can only have removed bits; this says what we mean
+  } catch (error) {
+    throw new Error(`UPLOAD_DIR: ${(error as Error).message}`);
+  }
   const heartbeat = setInterval(() => {
     try {
       const t = new Date(now());

@@ -1,10 +1,19 @@
 import type { Readable } from 'node:stream';
+import { type Span, SpanKind } from '@opentelemetry/api';
+import {
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_RESEND_COUNT,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+} from '@opentelemetry/semantic-conventions';
 import got, { RequestError, TimeoutError, UploadError } from 'got';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { type DomainError, ServiceError } from '../errors.js';
 import { type UpstreamOperation, upstreamError } from '../normalize/upstream-error.js';
 import type { UpstreamGate } from '../stores/upstream-gate.js';
+import { ATTR, recordError, SPAN, traceHeaders, type WaitReason, withSpan } from '../tracing/spans.js';
 import { isRecord } from '../values.js';
 import {
   type AttemptOutcome,
@@ -104,6 +113,8 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
         authorization,
         accept: 'application/json',
         'x-request-id': ctx.requestId,
+        // W3C traceparent of this attempt's span: Truedy's side of the call joins the trace.
+        ...traceHeaders(),
         ...(body ? { 'content-type': 'application/json', 'content-length': String(body.contentLength) } : {}),
       },
       timeout: { request: options.timeoutMs },
@@ -171,9 +182,11 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
       if (!slot.ok)
         throw rateLimited(slot.at - now, attempts, 'pacing or cooldown wait exceeds the retry budget');
       if (slot.at > now) {
-        ctx.log.info({ op, waitMs: slot.at - now, reason: 'pacing' }, 'waiting for an upstream slot');
+        // A slot at the shared cooldown's end waits out a 429's reset; any other, the pacing queue.
+        const reason = (await gate.cooldownUntil()) >= slot.at ? 'cooldown' : 'pacing';
+        ctx.log.info({ op, waitMs: slot.at - now, reason }, 'waiting for an upstream slot');
         options.observer?.wait(op, (slot.at - now) / 1000);
-        await clock.sleep(slot.at - now, ctx.signal);
+        await wait(reason, slot.at - now, ctx);
       }
       // A 429 seen elsewhere while we waited moves the whole queue behind the announced reset.
       if ((await gate.cooldownUntil()) <= clock.now()) return;
@@ -192,7 +205,17 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
     for (let attempt = 1; ; attempt++) {
       await waitForSlot(op, deadline, attempt - 1, ctx);
       const t0 = clock.now();
-      const { outcome } = await attemptOnce(method, url, body, ctx);
+      const { outcome } = await withSpan(
+        `${method} ${URL_TEMPLATES[op]}`,
+        attemptAttributes(method, attempt),
+        async (span) => {
+          const result = await attemptOnce(method, url, body, ctx);
+          span.setAttribute(ATTR_HTTP_REQUEST_BODY_SIZE, result.bytesSent);
+          recordOutcome(span, result.outcome);
+          return result;
+        },
+        SpanKind.CLIENT,
+      );
       const label = outcome.kind === 'response' ? String(outcome.status) : outcome.kind;
       const seconds = (clock.now() - t0) / 1000;
       options.observer?.attempt(op, label, seconds);
@@ -233,16 +256,70 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
       }
       ctx.log.info({ op, attempt, waitMs: decision.delayMs, source: decision.source }, 'upstream: retrying');
       options.observer?.wait(op, decision.delayMs / 1000);
-      await clock.sleep(decision.delayMs, ctx.signal);
+      await wait(decision.source, decision.delayMs, ctx);
     }
   }
 
+  /** One wait, as its own span with its reason and planned length. */
+  function wait(reason: WaitReason, ms: number, ctx: CallContext): Promise<void> {
+    return withSpan(SPAN.upstreamWait, { [ATTR.waitReason]: reason, [ATTR.waitPlannedMs]: ms }, () =>
+      clock.sleep(ms, ctx.signal),
+    );
+  }
+
+  /** Where Truedy is, for the attempt spans: host and port only (never credentials or a path). */
+  const target = new URL(options.baseUrl);
+  function attemptAttributes(method: string, attempt: number) {
+    return {
+      [ATTR_HTTP_REQUEST_METHOD]: method,
+      [ATTR_SERVER_ADDRESS]: target.hostname,
+      [ATTR_SERVER_PORT]: Number(target.port) || (target.protocol === 'https:' ? 443 : 80),
+      [ATTR_HTTP_REQUEST_RESEND_COUNT]: attempt - 1,
+      [ATTR.attempt]: attempt,
+    };
+  }
+
+  /** The whole call, retries and waits included, as one span whose children are its attempts and waits. */
+  function traced(op: UpstreamOperation, run: () => Promise<UpstreamSuccess>): Promise<UpstreamSuccess> {
+    return withSpan(`${SPAN.upstreamCall} ${op}`, { [ATTR.operation]: op }, async (span) => {
+      const result = await run();
+      span.setAttribute(ATTR.attempts, result.attempts);
+      return result;
+    });
+  }
+
   return {
-    cloneVoice: (body, ctx) => call('clone', 'POST', `${options.baseUrl}/voices/clone`, body, ctx),
+    cloneVoice: (body, ctx) =>
+      traced('clone', () => call('clone', 'POST', `${options.baseUrl}/voices/clone`, body, ctx)),
     // One encoded path segment: no id can reach another Truedy route (SPEC).
     getVoice: (id, ctx) =>
-      call('get', 'GET', `${options.baseUrl}/voices/${encodeURIComponent(id)}`, undefined, ctx),
+      traced('get', () =>
+        call('get', 'GET', `${options.baseUrl}/voices/${encodeURIComponent(id)}`, undefined, ctx),
+      ),
   };
+}
+
+/** Truedy's routes as templates, for span names (OpenTelemetry HTTP client spans: `METHOD template`). */
+const URL_TEMPLATES: Record<UpstreamOperation, string> = {
+  clone: '/voices/clone',
+  get: '/voices/{voice_id}',
+};
+
+/** `http.request.body.size` (semantic conventions, still incubating there): body bytes the socket took. */
+const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
+
+/** An attempt's outcome on its span; a status of 400 or more, or no answer at all, marks it failed. */
+function recordOutcome(span: Span, outcome: AttemptOutcome): void {
+  if (outcome.kind === 'response') {
+    span.setAttributes({
+      [ATTR_HTTP_RESPONSE_STATUS_CODE]: outcome.status,
+      [ATTR.outcome]: String(outcome.status),
+    });
+    if (outcome.status >= 400) recordError(span, { name: String(outcome.status) });
+    return;
+  }
+  span.setAttribute(ATTR.outcome, outcome.kind);
+  recordError(span, { name: outcome.kind });
 }
 
 /** Response headers as Node gives them. */

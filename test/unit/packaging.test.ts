@@ -12,9 +12,12 @@ describe('docker-compose.yml', () => {
   const example = readFileSync(root('.env.example'), 'utf8');
   const inExample = new Set([...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
 
-  it('runs two service instances behind nginx, with Redis and the sandbox', () => {
+  it('runs two service instances behind nginx, with Redis, the sandbox and Jaeger for traces', () => {
     const s = compose.services;
-    expect(Object.keys(s).sort()).toEqual(['bff-1', 'bff-2', 'lb', 'redis', 'sandbox']);
+    expect(Object.keys(s).sort()).toEqual(['bff-1', 'bff-2', 'jaeger', 'lb', 'redis', 'sandbox']);
+    expect(s['bff-1']?.environment?.OTEL_EXPORTER_OTLP_ENDPOINT).toMatch(
+      /^\$\{OTEL_EXPORTER_OTLP_ENDPOINT:-http:\/\/jaeger:4318\}$/,
+    );
     expect(s.lb?.image).toMatch(/^nginx:/);
     expect(s['bff-1']?.environment?.REDIS_URL).toBe('redis://redis:6379');
   });

@@ -7,6 +7,7 @@ import { ServiceError } from '../../errors.js';
 import { normalizeVoice } from '../../normalize/voice.js';
 import type { IdempotencyStore } from '../../stores/idempotency.js';
 import { withIdempotency } from '../../stores/with-idempotency.js';
+import { ATTR, SPAN, withSpan } from '../../tracing/spans.js';
 import { createCloneBody } from '../../upload/clone-body.js';
 import { readUpload } from '../../upload/read-upload.js';
 import { requireConsent } from '../../upload/require-consent.js';
@@ -44,6 +45,17 @@ function idempotencyKey(req: Request): string | undefined {
   return key;
 }
 
+/** The idempotency store with each of its calls as an `idempotency` span (claim, store, release). */
+function traceStore(store: IdempotencyStore): IdempotencyStore {
+  return {
+    begin: (...a) => withSpan(SPAN.idempotency, { 'bff.idempotency.op': 'begin' }, () => store.begin(...a)),
+    complete: (...a) =>
+      withSpan(SPAN.idempotency, { 'bff.idempotency.op': 'complete' }, () => store.complete(...a)),
+    release: (...a) =>
+      withSpan(SPAN.idempotency, { 'bff.idempotency.op': 'release' }, () => store.release(...a)),
+  };
+}
+
 /** Same name and same file bytes, in order: the same upload. */
 function fingerprint(name: string, files: readonly AudioFile[]): string {
   const h = createHash('sha256').update(name).update('\0');
@@ -68,11 +80,15 @@ export function cloneHandler(deps: CloneRouteDeps) {
     spool: Spool,
   ): Promise<{ answer: Answer; replayed: boolean }> {
     const idemKey = idempotencyKey(req);
-    const upload = await readUpload(req, res, spool, config.limits);
+    const upload = await withSpan(SPAN.uploadRead, {}, async (span) => {
+      const received = await readUpload(req, res, spool, config.limits);
+      span.setAttributes({ [ATTR.uploadFiles]: received.files.length, [ATTR.uploadBytes]: received.bytes });
+      return received;
+    });
     res.locals.uploadBytes = upload.bytes;
     const request = validateUpload(upload);
     requireConsent(request, config.requireConsent);
-    const files = await identifyAudio(request.files);
+    const files = await withSpan(SPAN.audioIdentify, {}, () => identifyAudio(request.files));
 
     const clone = async (): Promise<Answer> => {
       deps.metrics.uploadBytes.inc(upload.bytes);
@@ -90,7 +106,7 @@ export function cloneHandler(deps: CloneRouteDeps) {
     // Scoped per caller (token, else IP): one caller's key never collides with another's.
     const key = createHash('sha256').update(clientKey(req, res)).update('\0').update(idemKey).digest('hex');
     return withIdempotency(
-      deps.idempotency,
+      traceStore(deps.idempotency),
       { key, fingerprint: fingerprint(request.name, files), inFlightTtlMs, replayTtlMs: REPLAY_TTL_MS },
       clone,
       (refusal) => {
