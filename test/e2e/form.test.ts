@@ -176,6 +176,7 @@ describe('the upload form in a real browser', () => {
           if (el.readyState >= 1) return resolve();
           el.addEventListener('loadedmetadata', () => resolve());
           el.addEventListener('error', () => reject(new Error('the player could not load the file')));
+          setTimeout(() => reject(new Error('the player did not load the file within 5 s')), 5000);
         }),
     );
     expect(await player.evaluate((el: HTMLAudioElement) => Math.round(el.duration))).toBe(2);
