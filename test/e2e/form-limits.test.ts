@@ -110,13 +110,27 @@ describe('the form enforces the server’s consent and length settings', () => {
 
   it('with MIN_AUDIO_SECONDS above the total refuses before any request; within the limits it sends', async () => {
     const before = fake.received.length;
-    const { page, done } = await open(lengths.url);
+    // Decoding waits for the test's word, so the submit below comes while the length is unknown.
+    const { page, done } = await open(lengths.url, (p) =>
+      p.addInitScript(() => {
+        const decode = BaseAudioContext.prototype.decodeAudioData;
+        const gate = new Promise((resolve) => {
+          (window as unknown as { releaseDecoding: () => void }).releaseDecoding = () => resolve(undefined);
+        });
+        BaseAudioContext.prototype.decodeAudioData = function (this: BaseAudioContext, ...args) {
+          return gate.then(() => decode.apply(this, args));
+        } as typeof decode;
+      }),
+    );
     const total = page.locator('#total');
     expect(await total.textContent()).toContain('This service needs 3 s to 5 s of audio in all.');
     await page.getByLabel('Voice name').fill('Lengths');
     await page.getByLabel('Audio files').setInputFiles(audio('sample.wav'));
     // Submitted before the length is known: the page waits for it, then refuses.
     await page.getByRole('button', { name: 'Clone voice' }).click();
+    await page.waitForFunction(() => document.body.dataset.phase === 'measuring');
+    expect(await page.locator('#phase').textContent()).toBe('Measuring the audio…');
+    await page.evaluate(() => (window as unknown as { releaseDecoding: () => void }).releaseDecoding());
     await page.waitForFunction(() => document.body.dataset.phase === 'refused');
     expect(await page.locator('#form-error').textContent()).toBe(
       'The audio adds up to 2.0 s; at least 3 s is needed.',
