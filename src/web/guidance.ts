@@ -26,7 +26,7 @@ function formatLimit(seconds: number): string {
 }
 
 /**
- * A total set against a limit, in seconds, with as many decimals as it takes not to read as the
+ * A total set against a limit, both in seconds as the server's settings and refusals give them, with as many decimals as it takes not to read as the
  * limit itself (29.97 s is "29.97 s" against 30 s, not "30.0 s").
  */
 function against(total: number, limit: number): string {
@@ -86,8 +86,8 @@ export function guidance(totalSeconds: number, fileCount: number, unmeasured: nu
 export function lengthProblems(totalSeconds: number, unmeasured: number, limits: AudioLimits): string[] {
   const { minAudioSeconds: min, maxAudioSeconds: max } = limits;
   if (max > 0 && totalSeconds > max)
-    return [`The audio adds up to ${against(totalSeconds, max)}; at most ${formatLimit(max)} is allowed.`];
+    return [`The audio adds up to ${against(totalSeconds, max)}; at most ${max} s is allowed.`];
   if (min > 0 && unmeasured === 0 && totalSeconds < min)
-    return [`The audio adds up to ${against(totalSeconds, min)}; at least ${formatLimit(min)} is needed.`];
+    return [`The audio adds up to ${against(totalSeconds, min)}; at least ${min} s is needed.`];
   return [];
 }
