@@ -26,8 +26,8 @@ function formatLimit(seconds: number): string {
 }
 
 /**
- * A total set against a limit, both in seconds as the server's settings and refusals give them, with as many decimals as it takes not to read as the
- * limit itself (29.97 s is "29.97 s" against 30 s, not "30.0 s").
+ * A total set against a limit, in seconds as the server's settings and refusals give them, with
+ * as many decimals as it takes not to read as the limit itself (29.97 s against 30 s, not 30.0 s).
  */
 function against(total: number, limit: number): string {
   for (const digits of [1, 2, 3]) {
