@@ -139,7 +139,16 @@ describe('recording in the form (Chromium fake microphone)', () => {
     expect(seconds).toBeGreaterThan(2);
     expect(seconds).toBeLessThan(4);
     expect(await item.textContent()).toContain(`${seconds.toFixed(1)} s`);
-    expect(await page.getByLabel('Play recording-1.webm').getAttribute('src')).toMatch(/^blob:/);
+    // Its player knows the length too (a MediaRecorder WebM's header has none).
+    const player = page.getByLabel('Play recording-1.webm');
+    expect(await player.getAttribute('src')).toMatch(/^blob:/);
+    await page.waitForFunction(() => {
+      const el = document.querySelector('#file-list audio') as HTMLAudioElement;
+      return Number.isFinite(el.duration) && el.currentTime === 0;
+    });
+    expect(Math.abs((await player.evaluate((el: HTMLAudioElement) => el.duration)) - seconds)).toBeLessThan(
+      0.2,
+    );
 
     const recorded = await recordedSha256(page, 0);
     expect(recorded.type).toMatch(/^audio\/webm/);
