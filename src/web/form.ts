@@ -121,6 +121,23 @@ function removeEntry(entry: Entry) {
   fileInput.focus();
 }
 
+/**
+ * A MediaRecorder WebM has no duration in its header, so Chromium's player shows none and no seek
+ * bar until it has played to the end. Seeking far past the end once makes it read to the end and
+ * learn the length (Chromium issue 642012); then it goes back to the start.
+ */
+function showFullLength(player: HTMLAudioElement) {
+  player.addEventListener(
+    'loadedmetadata',
+    () => {
+      if (player.duration !== Number.POSITIVE_INFINITY) return;
+      player.addEventListener('durationchange', () => (player.currentTime = 0), { once: true });
+      player.currentTime = Number.MAX_SAFE_INTEGER;
+    },
+    { once: true },
+  );
+}
+
 function addEntry(file: File) {
   const url = URL.createObjectURL(file);
   const item = document.createElement('li');
@@ -137,6 +154,7 @@ function addEntry(file: File) {
   player.preload = 'metadata';
   player.src = url;
   player.setAttribute('aria-label', `Play ${file.name}`);
+  showFullLength(player);
   const remove = document.createElement('button');
   remove.type = 'button';
   remove.className = 'remove';
