@@ -215,6 +215,50 @@ describe('the upload form in a real browser', () => {
     expect(reload).toBe('gone');
   });
 
+  it("shows the server's own measurement when the answer carries meta.audio", async () => {
+    // Until the server reports meta.audio, the page is given such an answer in place of the service's.
+    const now = new Date().toISOString();
+    await page.route('**/api/voices/clone', (route) =>
+      route.fulfill({
+        status: 201,
+        json: {
+          data: {
+            id: 'voice_measured',
+            name: 'Measured',
+            provider: null,
+            type: 'custom',
+            language: null,
+            status: 'active',
+            created_at: now,
+            updated_at: now,
+            gender: null,
+            accent: null,
+            preview_url: null,
+          },
+          meta: {
+            request_id: 'req_1',
+            upstream_request_id: null,
+            ts: now,
+            audio: {
+              seconds: 4.02,
+              files: [
+                { filename: 'sample.mp3', content_type: 'audio/mpeg', bytes: 8621, seconds: 2.01 },
+                { filename: 'sample.flac', content_type: 'audio/flac', bytes: 10000, seconds: 2.01 },
+              ],
+            },
+          },
+        },
+      }),
+    );
+    await page.getByLabel('Voice name').fill('Measured');
+    await page.getByLabel('Audio files').setInputFiles([audio('sample.mp3'), audio('sample.flac')]);
+    expect(await page.locator('#v-audio').isVisible()).toBe(false);
+    await page.getByRole('button', { name: 'Clone voice' }).click();
+    await page.waitForFunction(() => ['done', 'settled'].includes(document.body.dataset.phase ?? ''));
+    expect(await page.locator('#v-audio').textContent()).toBe('4.0 s in 2 files');
+    expect(await page.locator('#v-audio-label').isVisible()).toBe(true);
+  });
+
   it('says there is no microphone, and picking files still works', async () => {
     const record = page.getByRole('button', { name: 'Record from microphone' });
     await record.click();
