@@ -190,6 +190,30 @@ describe('recording in the form (Chromium fake microphone)', () => {
     expect(files[1]?.sha256).toBe(second.sha256);
   });
 
+  it('stops a take by itself before it outgrows MAX_FILE_BYTES', async () => {
+    const { app } = buildService(testConfig({ MAX_FILE_BYTES: '60000' }), fake.url, { formPollMs: 100 });
+    const small = await listen(app);
+    try {
+      await page.goto(small.url);
+      await page.getByRole('button', { name: 'Record from microphone' }).click();
+      await page.waitForFunction(() => document.body.dataset.recording === 'on');
+      // Nobody presses stop: the take ends on its own (Chromium's Opus runs ~14 KB a second).
+      await page.waitForFunction(() => document.body.dataset.recording === undefined, undefined, {
+        timeout: 10_000,
+      });
+      expect(await page.locator('#record-error').textContent()).toBe(
+        'The recording stopped at 58.6 KB, the limit for one file.',
+      );
+      await waitForLengths(page, 1);
+      const recorded = await recordedSha256(page, 0);
+      expect(recorded.bytes).toBeGreaterThan(0);
+      expect(recorded.bytes).toBeLessThanOrEqual(60_000);
+      expect(await page.locator('#form-error').textContent()).toBe('');
+    } finally {
+      await small.close();
+    }
+  });
+
   it('will not submit while a recording runs', async () => {
     await page.getByLabel('Voice name').fill('Still recording');
     await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
