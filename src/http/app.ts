@@ -55,7 +55,14 @@ export function createApp(deps: AppDeps): Express {
   });
   // helmet's default CSP, minus upgrade-insecure-requests: an internal deployment on plain HTTP
   // (not localhost) would otherwise have the browser fetch the form's own script over HTTPS and fail.
-  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  // The one addition: the form plays each chosen file and recording from a blob: URL.
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: { upgradeInsecureRequests: null, mediaSrc: ["'self'", 'blob:'] },
+      },
+    }),
+  );
 
   app.use(formRoutes(config, deps.form));
   app.get('/healthz', healthHandler);

@@ -5,6 +5,7 @@ import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
 import { launchChromium } from '../helpers/browser.js';
+import { silentWav, waitForLengths, watchErrors } from '../helpers/form-page.js';
 import { audio, buildService, listen, type Running, TEST_KEY, testConfig } from '../helpers/kit.js';
 
 const RESULTS = path.resolve(import.meta.dirname, '../../test-results');
@@ -15,6 +16,8 @@ describe('the upload form in a real browser', () => {
   let service: Running;
   let page: Page;
   let sandboxCalls = 0;
+  /** Script errors and CSP refusals seen by the page; a failed XHR's own console line is expected. */
+  let errors: string[] = [];
 
   beforeAll(async () => {
     browser = await launchChromium();
@@ -25,7 +28,7 @@ describe('the upload form in a real browser', () => {
     });
     fake.use(createSandboxApp({ apiKey: TEST_KEY, activateAfterMs: 700 }));
     sandbox = await listen(fake);
-    const { app } = buildService(testConfig({ MAX_FILE_BYTES: '50000' }), sandbox.url, {
+    const { app } = buildService(testConfig({ MAX_FILE_BYTES: '600000' }), sandbox.url, {
       upstreamName: 'sandbox',
       formPollMs: 200,
     });
@@ -40,17 +43,13 @@ describe('the upload form in a real browser', () => {
 
   beforeEach(async () => {
     page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
+    errors = watchErrors(page);
     await page.goto(service.url);
     await page.waitForFunction(() => document.body.dataset.phase === 'ready');
-    expect(errors).toEqual([]);
   });
   afterEach(async () => {
     await page?.close();
+    expect(errors).toEqual([]);
   });
 
   /** Drops files on the page the way a browser does: a DataTransfer on a drop event. */
@@ -72,8 +71,9 @@ describe('the upload form in a real browser', () => {
     await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
     await drop([{ name: 'sample.ogg', type: 'audio/ogg', bytes: readFileSync(audio('sample.ogg')) }]);
     await expectCount(page.locator('#file-list li')).toHaveCount(2);
+    await waitForLengths(page, 2);
     expect(await page.locator('#file-list').textContent()).toMatch(
-      /sample\.mp3 — 8\.4 KB[\s\S]*sample\.ogg — 5\.8 KB/,
+      /sample\.mp3 — 8\.4 KB · 2\.0 s[\s\S]*sample\.ogg — 5\.8 KB · 2\.0 s/,
     );
 
     const keys: (string | undefined)[] = [];
@@ -109,8 +109,11 @@ describe('the upload form in a real browser', () => {
   it('refuses a too-large file before anything is uploaded', async () => {
     const before = sandboxCalls;
     await page.getByLabel('Voice name').fill('Too big');
-    await page.getByLabel('Audio files').setInputFiles(audio('sample.wav')); // 64 KB > MAX_FILE_BYTES 50000
-    expect(await page.locator('#form-error').textContent()).toContain('each file may be at most 48.8 KB');
+    // 640 KB > MAX_FILE_BYTES 600000
+    await page
+      .getByLabel('Audio files')
+      .setInputFiles({ name: 'long.wav', mimeType: 'audio/wav', buffer: silentWav(80) });
+    expect(await page.locator('#form-error').textContent()).toContain('each file may be at most 585.9 KB');
     await page.getByRole('button', { name: 'Clone voice' }).click();
     expect(await page.locator('#progress-box').isVisible()).toBe(false);
     expect(sandboxCalls).toBe(before);
@@ -149,6 +152,202 @@ describe('the upload form in a real browser', () => {
       },
     );
     expect(await page.locator('#v-name').textContent()).toBe('Busy [rate-limit]');
+  });
+  it("shows each file's length and a player, and the total against the 1–2 minute guidance", async () => {
+    const total = page.locator('#total');
+    expect(await total.textContent()).toContain('Aim for 1–2 minutes of clean speech');
+
+    await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
+    await waitForLengths(page, 1);
+    expect(await page.locator('#file-list li').first().textContent()).toContain(
+      'sample.mp3 — 8.4 KB · 2.0 s',
+    );
+    expect(await total.textContent()).toBe(
+      'Total: 2.0 s of audio. Under a minute: 1–2 minutes of clean speech gives a better voice.',
+    );
+    expect(await total.getAttribute('class')).toContain('warn');
+
+    // The player plays the file itself (a blob: URL the CSP's media-src allows).
+    const player = page.getByLabel('Play sample.mp3');
+    expect(await player.getAttribute('src')).toMatch(/^blob:/);
+    await player.evaluate(
+      (el: HTMLAudioElement) =>
+        new Promise<void>((resolve, reject) => {
+          if (el.readyState >= 1) return resolve();
+          el.addEventListener('loadedmetadata', () => resolve());
+          el.addEventListener('error', () => reject(new Error('the player could not load the file')));
+          setTimeout(() => reject(new Error('the player did not load the file within 5 s')), 5000);
+        }),
+    );
+    expect(await player.evaluate((el: HTMLAudioElement) => Math.round(el.duration))).toBe(2);
+
+    // A second file: the total follows.
+    await page.getByLabel('Audio files').setInputFiles(audio('sample.flac'));
+    await waitForLengths(page, 2);
+    expect(await total.textContent()).toMatch(/^Total: 4\.0 s of audio\. Under a minute/);
+
+    // Past a minute the warning gives way.
+    await page.getByLabel('Audio files').setInputFiles({
+      name: 'long.wav',
+      mimeType: 'audio/wav',
+      buffer: silentWav(61),
+    });
+    await waitForLengths(page, 3);
+    expect(await total.textContent()).toBe(
+      'Total: 1:05 min of audio. Good: 1–2 minutes of clean speech gives the best voice.',
+    );
+    expect(await total.getAttribute('class')).not.toContain('warn');
+
+    // Removing a file takes its length out of the total and frees its object URL.
+    const url = await page.getByLabel('Play long.wav').getAttribute('src');
+    await page.getByRole('button', { name: 'Remove long.wav' }).click();
+    expect(await total.textContent()).toMatch(/^Total: 4\.0 s of audio\. Under a minute/);
+    const reload = await page.evaluate(
+      (src) =>
+        new Promise<string>((resolve) => {
+          const a = new Audio();
+          a.addEventListener('loadedmetadata', () => resolve('loaded'));
+          a.addEventListener('error', () => resolve('gone'));
+          a.src = src ?? '';
+        }),
+      url,
+    );
+    expect(reload).toBe('gone');
+  });
+
+  it("shows the server's own measurement when the answer carries meta.audio", async () => {
+    // Until the server reports meta.audio, the page is given such an answer in place of the service's.
+    const now = new Date().toISOString();
+    await page.route('**/api/voices/clone', (route) =>
+      route.fulfill({
+        status: 201,
+        json: {
+          data: {
+            id: 'voice_measured',
+            name: 'Measured',
+            provider: null,
+            type: 'custom',
+            language: null,
+            status: 'active',
+            created_at: now,
+            updated_at: now,
+            gender: null,
+            accent: null,
+            preview_url: null,
+          },
+          meta: {
+            request_id: 'req_1',
+            upstream_request_id: null,
+            ts: now,
+            audio: {
+              seconds: 4.02,
+              files: [
+                { filename: 'sample.mp3', content_type: 'audio/mpeg', bytes: 8621, seconds: 2.01 },
+                { filename: 'sample.flac', content_type: 'audio/flac', bytes: 10000, seconds: 2.01 },
+              ],
+            },
+          },
+        },
+      }),
+    );
+    await page.getByLabel('Voice name').fill('Measured');
+    await page.getByLabel('Audio files').setInputFiles([audio('sample.mp3'), audio('sample.flac')]);
+    expect(await page.locator('#v-audio').isVisible()).toBe(false);
+    await page.getByRole('button', { name: 'Clone voice' }).click();
+    await page.waitForFunction(() => ['done', 'settled'].includes(document.body.dataset.phase ?? ''));
+    expect(await page.locator('#v-audio').textContent()).toBe('4.0 s in 2 files');
+    expect(await page.locator('#v-audio-label').isVisible()).toBe(true);
+  });
+
+  it('says there is no microphone, and picking files still works', async () => {
+    const record = page.getByRole('button', { name: 'Record from microphone' });
+    await record.click();
+    await page.waitForFunction(() => document.getElementById('record-error')?.textContent !== '');
+    expect(await page.locator('#record-error').textContent()).toBe(
+      'No microphone was found. Connect one to record, or pick or drop files instead.',
+    );
+    expect(await record.isEnabled()).toBe(true);
+    expect(await page.locator('#rec-live').isVisible()).toBe(false);
+
+    await page.getByLabel('Voice name').fill('Picked after all');
+    await page.getByLabel('Audio files').setInputFiles(audio('sample.wav'));
+    await waitForLengths(page, 1);
+    await page.getByRole('button', { name: 'Clone voice' }).click();
+    await page.waitForFunction(() => ['done', 'settled'].includes(document.body.dataset.phase ?? ''));
+    expect(await page.locator('#v-name').textContent()).toBe('Picked after all');
+  });
+
+  it('lays out for a desktop and for a 360 px wide screen', async () => {
+    await page.getByLabel('Voice name').fill('Layout');
+    await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
+    // A phone's file name: long, without a space to break at.
+    await page.getByLabel('Audio files').setInputFiles({
+      name: 'interview_with_the_speaker_recorded_on_the_phone_2026-03-03_take_2.ogg',
+      mimeType: 'audio/ogg',
+      buffer: readFileSync(audio('sample.ogg')),
+    });
+    await waitForLengths(page, 2);
+    mkdirSync(RESULTS, { recursive: true });
+    for (const width of [1280, 360]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.screenshot({ path: path.join(RESULTS, `form-${width}.png`), fullPage: true });
+      // Nothing sticks out sideways: no horizontal scrolling, every control inside the screen.
+      const overflow = await page.evaluate(() => {
+        const out: string[] = [];
+        if (document.documentElement.scrollWidth > window.innerWidth) out.push('page scrolls sideways');
+        for (const el of document.querySelectorAll('input, button, audio, meter, progress, label, li')) {
+          const box = el.getBoundingClientRect();
+          if (box.width > 0 && (box.left < 0 || box.right > window.innerWidth))
+            out.push(`${el.tagName.toLowerCase()}#${el.id} spans ${box.left}–${box.right}`);
+        }
+        return out;
+      });
+      expect({ width, overflow }).toEqual({ width, overflow: [] });
+    }
+  });
+
+  it('is usable from the keyboard alone: name, pick a file, consent, submit', async () => {
+    const focused = () =>
+      page.evaluate(() => {
+        const el = document.activeElement as HTMLElement | null;
+        const input = el as HTMLInputElement | null;
+        const label =
+          el?.getAttribute('aria-label') ??
+          (input?.labels?.[0]?.textContent || undefined) ??
+          el?.textContent?.trim() ??
+          '';
+        return { id: el?.id ?? '', tag: el?.tagName.toLowerCase() ?? '', label };
+      });
+    /** Presses Tab until the element with this id has focus; every stop on the way must be labelled. */
+    const tabTo = async (id: string) => {
+      for (let i = 0; i < 20; i++) {
+        await page.keyboard.press('Tab');
+        const now = await focused();
+        expect(now.label).not.toBe('');
+        if (now.id === id) return;
+      }
+      throw new Error(`Tab never reached #${id}`);
+    };
+
+    await tabTo('voice-name');
+    await page.keyboard.type('Keyboard voice');
+    await tabTo('voice-files');
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+    await chooser.setFiles(audio('sample.mp3'));
+    await waitForLengths(page, 1);
+    await tabTo('consent');
+    await page.keyboard.press('Space');
+    expect(await page.locator('#consent').isChecked()).toBe(true);
+    await tabTo('submit');
+
+    const sent: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith('/api/voices/clone')) sent.push(r.method());
+    });
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => ['done', 'settled'].includes(document.body.dataset.phase ?? ''));
+    expect(await page.locator('#v-name').textContent()).toBe('Keyboard voice');
+    expect(sent).toEqual(['POST']);
   });
 });
 

@@ -1,0 +1,158 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
+import { waitForLengths, watchErrors } from '../helpers/form-page.js';
+import {
+  audio,
+  buildService,
+  type FakeUpstream,
+  listen,
+  type Running,
+  startFakeUpstream,
+  testConfig,
+} from '../helpers/kit.js';
+
+/** The service with these settings, and every request that reached it. */
+async function serviceWith(env: Record<string, string>, upstream: string) {
+  const { app } = buildService(testConfig(env), upstream, { formPollMs: 60_000 });
+  const hits: string[] = [];
+  const running = await listen((req: IncomingMessage, res: ServerResponse) => {
+    hits.push(`${req.method} ${req.url}`);
+    app(req, res);
+  });
+  return { ...running, hits, clones: () => hits.filter((h) => h.startsWith('POST /api/')) };
+}
+
+describe('the form enforces the server’s consent and length settings', () => {
+  let browser: Browser;
+  let fake: FakeUpstream;
+  let consent: Running & { clones(): string[] };
+  let lengths: Running & { clones(): string[] };
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    fake = await startFakeUpstream();
+    consent = await serviceWith({ REQUIRE_CONSENT: 'true' }, fake.url);
+    lengths = await serviceWith({ MIN_AUDIO_SECONDS: '3', MAX_AUDIO_SECONDS: '5' }, fake.url);
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+    await consent?.close();
+    await lengths?.close();
+    await fake?.close();
+  });
+
+  /** A fresh page on `url`, with its errors watched and checked by `done`. */
+  async function open(url: string, prepare?: (page: Page) => Promise<unknown>) {
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    await prepare?.(page);
+    await page.goto(url);
+    await page.waitForFunction(() => document.body.dataset.phase === 'ready');
+    return {
+      page,
+      async done() {
+        await page.close();
+        expect(errors).toEqual([]);
+      },
+    };
+  }
+
+  it('with REQUIRE_CONSENT=true refuses to submit until the box is ticked, then sends consent', async () => {
+    const { page, done } = await open(consent.url);
+    expect(await page.getByLabel("I have the speaker's permission to clone this voice").isVisible()).toBe(
+      true,
+    );
+    expect(await page.locator('label[for="consent"]').textContent()).toContain('(required)');
+    await page.getByLabel('Voice name').fill('Needs consent');
+    await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
+    await page.getByRole('button', { name: 'Clone voice' }).click();
+    await page.waitForFunction(() => document.body.dataset.phase === 'refused');
+    expect(await page.locator('#form-error').textContent()).toBe(
+      "Tick the box to confirm you have the speaker's permission to clone this voice.",
+    );
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('consent');
+    expect(consent.clones()).toEqual([]);
+
+    await page.getByLabel("I have the speaker's permission to clone this voice").check();
+    await page.getByRole('button', { name: 'Clone voice' }).click();
+    // The server takes it only with the consent field (it answers 400 consent_required otherwise).
+    await page.waitForFunction(() => document.body.dataset.phase === 'done');
+    expect(consent.clones()).toEqual(['POST /api/voices/clone']);
+    expect(await page.locator('#v-name').textContent()).toBe('Needs consent');
+    await done();
+  });
+
+  it("shows the server's consent_required message to a page that did not know consent was required", async () => {
+    // A page loaded before REQUIRE_CONSENT was turned on: its settings say consent is optional.
+    const { page, done } = await open(consent.url, (p) =>
+      p.route(consent.url, async (route) => {
+        const answer = await route.fetch();
+        const html = (await answer.text()).replace(
+          '&#34;requireConsent&#34;:true',
+          '&#34;requireConsent&#34;:false',
+        );
+        expect(html).toContain('&#34;requireConsent&#34;:false');
+        await route.fulfill({ response: answer, body: html });
+      }),
+    );
+    await page.getByLabel('Voice name').fill('Stale page');
+    await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
+    await page.getByRole('button', { name: 'Clone voice' }).click();
+    await page.waitForFunction(() => document.body.dataset.phase === 'failed');
+    expect(await page.locator('#form-error').textContent()).toBe(
+      "Confirm that you have the speaker's permission to clone this voice (send consent=true).",
+    );
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('form-error');
+    await done();
+  });
+
+  it('with MIN_AUDIO_SECONDS above the total refuses before any request; within the limits it sends', async () => {
+    const before = fake.received.length;
+    // Decoding waits for the test's word, so the submit below comes while the length is unknown.
+    const { page, done } = await open(lengths.url, (p) =>
+      p.addInitScript(() => {
+        const decode = BaseAudioContext.prototype.decodeAudioData;
+        const gate = new Promise((resolve) => {
+          (window as unknown as { releaseDecoding: () => void }).releaseDecoding = () => resolve(undefined);
+        });
+        BaseAudioContext.prototype.decodeAudioData = function (this: BaseAudioContext, ...args) {
+          return gate.then(() => decode.apply(this, args));
+        } as typeof decode;
+      }),
+    );
+    const total = page.locator('#total');
+    expect(await total.textContent()).toContain('This service needs 3 s to 5 s of audio in all.');
+    await page.getByLabel('Voice name').fill('Lengths');
+    await page.getByLabel('Audio files').setInputFiles(audio('sample.wav'));
+    // Submitted before the length is known: the page waits for it, then refuses.
+    await page.getByRole('button', { name: 'Clone voice' }).click();
+    await page.waitForFunction(() => document.body.dataset.phase === 'measuring');
+    expect(await page.locator('#phase').textContent()).toBe('Measuring the audio…');
+    await page.evaluate(() => (window as unknown as { releaseDecoding: () => void }).releaseDecoding());
+    await page.waitForFunction(() => document.body.dataset.phase === 'refused');
+    expect(await page.locator('#form-error').textContent()).toBe(
+      'The audio adds up to 2.0 s; at least 3 s is needed.',
+    );
+    expect(lengths.clones()).toEqual([]);
+
+    // Three 2 s files: over MAX_AUDIO_SECONDS.
+    await page.getByLabel('Audio files').setInputFiles([audio('sample.mp3'), audio('sample.flac')]);
+    await waitForLengths(page, 3);
+    await page.getByRole('button', { name: 'Clone voice' }).click();
+    await page.waitForFunction(() => document.getElementById('form-error')?.textContent?.includes('at most'));
+    expect(await page.locator('#form-error').textContent()).toBe(
+      'The audio adds up to 6.0 s; at most 5 s is allowed.',
+    );
+    expect(lengths.clones()).toEqual([]);
+    expect(fake.received.length).toBe(before);
+
+    // Two files, 4 s: inside the limits, so it goes.
+    await page.getByRole('button', { name: 'Remove sample.flac' }).click();
+    await page.getByRole('button', { name: 'Clone voice' }).click();
+    await page.waitForFunction(() => document.body.dataset.phase === 'done');
+    expect(lengths.clones()).toEqual(['POST /api/voices/clone']);
+    await done();
+  });
+});
