@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { type AudioFile, identifyAudio } from '../../audio/identify-audio.js';
+import type { AuditTrail } from '../../audit/audit-trail.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/config.js';
 import { ServiceError } from '../../errors.js';
@@ -18,6 +19,7 @@ import { errorEnvelope } from '../error-handler.js';
 import { toHttpError } from '../error-table.js';
 import type { Metrics } from '../metrics.js';
 import { clientKey } from '../middleware/guard.js';
+import { auditAnswer, auditRequested } from './clone-audit.js';
 import { type Answer, clientGone, send, voiceAnswer } from './respond.js';
 
 /** What the clone route is composed from. */
@@ -27,6 +29,8 @@ export interface CloneRouteDeps {
   clock: Clock;
   metrics: Metrics;
   idempotency: IdempotencyStore;
+  /** Each clone's audit entries (SPEC "Identity, consent and audit"). */
+  audit: AuditTrail;
   /** The process's private spool folder (SPEC "Privacy of uploads"). */
   spoolFolder: Pick<SpoolFolder, 'dir' | 'openWrite'>;
 }
@@ -53,7 +57,8 @@ function fingerprint(name: string, files: readonly AudioFile[]): string {
 
 /**
  * `POST /api/voices/clone`, composed of named steps (SPEC "POST /api/voices/clone"): read the
- * upload → validate → consent → identify the audio → idempotency → Truedy → normalize → answer.
+ * upload → validate → consent → identify the audio → idempotency → audit → Truedy → normalize →
+ * audit the outcome → answer. Refusals are audited by `auditRefusals` on their way to the error handler.
  */
 export function cloneHandler(deps: CloneRouteDeps) {
   const { config, clock } = deps;
@@ -69,10 +74,13 @@ export function cloneHandler(deps: CloneRouteDeps) {
     const upload = await readUpload(req, res, spool, config.limits);
     res.locals.uploadBytes = upload.bytes;
     const request = validateUpload(upload);
+    res.locals.cloneFacts = { name: request.name, consent: request.consent, files: request.files };
     requireConsent(request, config.requireConsent);
     const files = await identifyAudio(request.files);
+    res.locals.cloneFacts.files = files;
 
     const clone = async (): Promise<Answer> => {
+      await auditRequested(deps.audit, req, res);
       deps.metrics.uploadBytes.inc(upload.bytes);
       const result = await deps.upstream.cloneVoice(createCloneBody(request.name, files), {
         requestId: res.locals.requestId,
@@ -83,9 +91,13 @@ export function cloneHandler(deps: CloneRouteDeps) {
       const normalized = normalizeVoice(result.data, request.name, result.receivedAt);
       return voiceAnswer(res, 201, normalized, result, new Date(clock.now()));
     };
-    if (idemKey === undefined) return send(res, await clone());
+    if (idemKey === undefined) {
+      const answer = await clone();
+      await auditAnswer(deps.audit, req, res, answer, false);
+      return send(res, answer);
+    }
 
-    // Scoped per caller (token, else IP): one caller's key never collides with another's.
+    // Scoped per caller (token or person, else IP): one caller's key never collides with another's.
     const key = createHash('sha256').update(clientKey(req, res)).update('\0').update(idemKey).digest('hex');
     const { answer, replayed } = await withIdempotency(
       deps.idempotency,
@@ -106,6 +118,7 @@ export function cloneHandler(deps: CloneRouteDeps) {
         ),
     );
     if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+    await auditAnswer(deps.audit, req, res, answer, replayed);
     send(res, answer);
   };
 }
