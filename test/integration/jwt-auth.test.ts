@@ -235,6 +235,10 @@ describe('the provider rotates its keys, or cannot be reached', () => {
       expect((await clone(built.app, await signToken(keyA, NOW, { sub: 'a' }))).status).toBe(201);
     }
     expect(jwks.hits()).toBe(hits + 2);
+    // A kid the old keys do not have: maybe new, maybe made up; it cannot be checked, so 503.
+    const unknown = await clone(built.app, await signToken(keyB, NOW, { sub: 'b' }));
+    expect(unknown.status).toBe(503);
+    expect(unknown.body.error.code).toBe('auth_unavailable');
     expect(built.log.lines.some((l) => l.msg === 'JWKS endpoint unreachable: cached keys stay in use')).toBe(
       true,
     );
