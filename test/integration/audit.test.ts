@@ -222,6 +222,43 @@ describe('the audit trail (AUDIT_LOG)', () => {
   });
 });
 
+describe('the order of events', () => {
+  let fake: FakeUpstream;
+  beforeAll(async () => {
+    fake = await startFakeUpstream();
+  });
+  afterAll(() => fake.close());
+
+  it("the outcome entry is flushed before the answer goes out, even when the disk's flush is slow", async () => {
+    const file = path.join(tempDir(), 'audit.log');
+    const events: string[] = [];
+    let flushes = 0;
+    const slowFlush: OpenAuditFile = async (p) => {
+      const h = await open(p, 'a', 0o600);
+      return {
+        appendFile: (data) => h.appendFile(data),
+        datasync: async () => {
+          await h.datasync();
+          // The outcome's flush is slow: an answer sent without waiting for it would arrive first.
+          if (++flushes === 2) await new Promise((r) => setTimeout(r, 200));
+          events.push(`flushed ${flushes}`);
+        },
+        close: () => h.close(),
+      };
+    };
+    const { app } = buildService(testConfig({ ...IDENTITY, AUDIT_LOG: file }), fake.url, {
+      openAuditFile: slowFlush,
+    });
+    const res = await request(app)
+      .post('/api/voices/clone')
+      .set('X-Forwarded-Email', ALICE)
+      .field('name', 'n')
+      .attach('files', audio('sample.mp3'));
+    events.push(`answered ${res.status}`);
+    expect(events).toEqual(['flushed 1', 'flushed 2', 'answered 201']);
+  });
+});
+
 describe('when the audit trail cannot be written', () => {
   let fake: FakeUpstream;
   beforeAll(async () => {
