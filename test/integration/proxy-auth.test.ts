@@ -191,6 +191,13 @@ describe('per-person limits and idempotency scopes', () => {
     expect((await post(url, { headers: as(ALICE) })).status).toBe(429);
   });
 
+  it('a proxy user and a JWT naming different people is 401; naming the same person passes', async () => {
+    const url = await start({ RATE_LIMIT_MAX: '100' });
+    const jwt = await signToken(key, Math.floor(Date.now() / 1000), { sub: 'u-2', email: BOB });
+    expect((await post(url, { headers: as(ALICE, { authorization: `Bearer ${jwt}` }) })).status).toBe(401);
+    expect((await post(url, { headers: as(BOB, { authorization: `Bearer ${jwt}` }) })).status).toBe(201);
+  });
+
   it('the same Idempotency-Key from two people is two clones; from the same person, a replay', async () => {
     const url = await start({ RATE_LIMIT_MAX: '100' });
     const before = fake.received.length;
