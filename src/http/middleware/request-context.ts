@@ -36,7 +36,7 @@ export function requestContext(logger: Logger, metrics: Metrics, clock: Clock) {
           bytes_in: l.uploadBytes ?? (Number(req.get('content-length')) || 0),
           bytes_out: Number(res.getHeader('content-length')) || 0,
           upstream_attempts: l.upstreamAttempts ?? 0,
-          // Who it was (SPEC: in the request's log line); person ids are logged as they are, as the audit trail needs them.
+          // Who asked (SPEC: in the request's log line); a person's id as it is, as the audit trail has it.
           ...(l.caller ? { caller: l.caller } : {}),
         },
         'request',
