@@ -42,6 +42,8 @@ export interface ErrorFacts {
   attempts?: number;
   /** How long the caller should wait before trying again (Retry-After). */
   retryAfterMs?: number;
+  /** Truedy's id for the request that failed, when it answered with one (logs and the audit trail only). */
+  upstreamRequestId?: string;
 }
 
 /** A failure with one of the service's own codes. */

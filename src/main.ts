@@ -69,6 +69,26 @@ async function main() {
   }
   // Whatever ends the process short of SIGKILL, its spooled voices go with it (SPEC "Privacy of uploads").
   process.once('exit', () => service.spoolFolder.close());
+  // An AUDIT_LOG that cannot be opened is found now, not at the first clone.
+  try {
+    await service.audit.open();
+  } catch (error) {
+    process.stderr.write(`truedy-voice-bff: configuration error: AUDIT_LOG: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  // logrotate renames the file and sends SIGHUP: later entries go to a new file at AUDIT_LOG.
+  process.on('SIGHUP', () => {
+    service.audit.reopen().then(
+      () => {
+        if (config.auditLog) logger.info({ path: config.auditLog }, 'audit log reopened');
+      },
+      (error: NodeJS.ErrnoException) =>
+        logger.error(
+          { err: { code: error.code, message: error.message } },
+          'audit log could not be reopened: clones are refused (503) until it can be written',
+        ),
+    );
+  });
   if (config.redis && !(await service.ready(5000))) {
     logger.error('Redis is not reachable yet: /readyz says 503 and clone requests are refused until it is');
   }

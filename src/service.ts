@@ -1,4 +1,10 @@
 import type { Logger } from 'pino';
+import {
+  type AuditTrail,
+  createFileAuditTrail,
+  createLogAuditTrail,
+  type OpenAuditFile,
+} from './audit/audit-trail.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/config.js';
 import { createApp } from './http/app.js';
@@ -6,6 +12,8 @@ import { createMetrics } from './http/metrics.js';
 import { DEFAULT_WEB_DIR } from './http/routes/form.js';
 import type { Lifecycle } from './http/routes/health.js';
 import type { Readiness } from './http/schemas.js';
+import { createAuthenticator } from './identity/authenticator.js';
+import type { JwksOptions } from './identity/jwks-keys.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { createMemoryIdempotencyStore } from './stores/idempotency.js';
 import { createRedisStores } from './stores/redis.js';
@@ -32,6 +40,10 @@ export interface ServiceOptions {
   lingerMs?: number;
   /** How spooled files are written; tests inject a failing disk (ENOSPC, EIO). */
   openWrite?: OpenWrite;
+  /** How the JWKS is fetched and kept (jose's cooldown, cache age, timeout); tests shorten them. */
+  jwks?: JwksOptions;
+  /** How AUDIT_LOG is opened; tests inject a disk that fails. */
+  openAuditFile?: OpenAuditFile;
 }
 
 /** How long a refused body may take to finish arriving (nginx's lingering_time is 30 s). */
@@ -40,6 +52,23 @@ const LINGER_MS = 10_000;
 /** The secrets no answer or log line may carry: the Truedy key and every client token (SPEC "Errors"). */
 export function serviceRedactor(config: Config, apiKey: string | undefined): Redactor {
   return createRedactor([apiKey ?? config.truedyApiKey, ...config.auth.clientTokens]);
+}
+
+/**
+ * AUTH_PROXY_USER_HEADER is only as safe as TRUST_PROXY: with `true` or a hop count Express trusts
+ * any peer, so anyone who reaches the port can name any person; with `false` the header never counts.
+ */
+function warnOnProxyTrust(config: Config, logger: Logger): void {
+  if (!config.auth.proxyUserHeader) return;
+  const trust = config.trustProxy;
+  if (trust === false) {
+    logger.warn('AUTH_PROXY_USER_HEADER is set but TRUST_PROXY is false: the header is never honoured');
+  } else if (trust === true || typeof trust === 'number') {
+    logger.warn(
+      { trust_proxy: trust },
+      'AUTH_PROXY_USER_HEADER with TRUST_PROXY as true or a hop count honours the header from any peer: name the proxy addresses instead',
+    );
+  }
 }
 
 /**
@@ -62,6 +91,13 @@ export function createService(config: Config, options: ServiceOptions) {
   // REDIS_URL: limits, cooldown and pacing are shared by every instance (SPEC "Configuration").
   const redis = config.redis ? createRedisStores(config.redis, pacing, options.logger) : undefined;
   const gate = options.gate ?? redis?.gate ?? createMemoryGate(pacing);
+  const authenticator = createAuthenticator(config.auth, { clock, log: options.logger, jwks: options.jwks });
+  // Start-up: fetch the provider's keys now; until they load, /readyz is 503 and JWT callers get 503.
+  void authenticator.loadKeys();
+  warnOnProxyTrust(config, options.logger);
+  const audit: AuditTrail = config.auditLog
+    ? createFileAuditTrail(config.auditLog, clock, options.openAuditFile)
+    : createLogAuditTrail(options.logger);
   const apiKey = options.apiKey ?? config.truedyApiKey;
   if (!apiKey) throw new Error('createService: no Truedy API key');
   const upstream = createTruedyClient({
@@ -86,6 +122,8 @@ export function createService(config: Config, options: ServiceOptions) {
     lifecycle,
     rateLimitStore: redis?.rateLimitStore,
     idempotency: redis?.idempotency ?? createMemoryIdempotencyStore(10_000, () => clock.now()),
+    authenticator,
+    audit,
     spoolFolder,
     form: { webDir: options.webDir ?? DEFAULT_WEB_DIR, pollMs: options.formPollMs ?? 3000 },
     lingerMs: options.lingerMs ?? LINGER_MS,
@@ -98,11 +136,14 @@ export function createService(config: Config, options: ServiceOptions) {
     gate,
     redis,
     spoolFolder,
+    authenticator,
+    audit,
     /** Resolves once the shared store is connected (true), or after `timeoutMs` (false); true without Redis. */
     ready: (timeoutMs: number) => redis?.ready(timeoutMs) ?? Promise.resolve(true),
     /** Stops the stores and removes the spool folder; call once no request is in flight. */
     close: async () => {
       await redis?.close();
+      await audit.close();
       spoolFolder.close();
     },
   };

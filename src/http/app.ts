@@ -2,18 +2,22 @@ import express, { type Express } from 'express';
 import type { Store } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
+import type { AuditTrail } from '../audit/audit-trail.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/config.js';
 import { ServiceError } from '../errors.js';
+import type { Authenticator } from '../identity/authenticator.js';
 import type { IdempotencyStore } from '../stores/idempotency.js';
 import type { SpoolFolder } from '../upload/spool-folder.js';
 import type { TruedyClient } from '../upstream/truedy-client.js';
 import { errorHandler } from './error-handler.js';
 import type { Metrics } from './metrics.js';
-import { clientAuth, cloneRateLimit, originGuard } from './middleware/guard.js';
+import { authenticate } from './middleware/authenticate.js';
+import { cloneRateLimit, originGuard } from './middleware/guard.js';
 import { requestContext } from './middleware/request-context.js';
 import { OPENAPI } from './openapi.js';
 import { cloneHandler } from './routes/clone.js';
+import { auditRefusals } from './routes/clone-audit.js';
 import { type FormOptions, formRoutes } from './routes/form.js';
 import { healthHandler, type Lifecycle, readyHandler } from './routes/health.js';
 import { getVoiceHandler } from './routes/voices.js';
@@ -33,6 +37,10 @@ export interface AppDeps {
   /** Where inbound rate-limit counters live; express-rate-limit's memory store when absent. */
   rateLimitStore?: Store;
   idempotency: IdempotencyStore;
+  /** Who a request is (CLIENT_TOKENS, JWTs, the trusted proxy's user). */
+  authenticator: Authenticator;
+  /** Where each clone's audit entries go (AUDIT_LOG, or the log). */
+  audit: AuditTrail;
   spoolFolder: Pick<SpoolFolder, 'dir' | 'openWrite'>;
   form: FormOptions;
   /** How long a refused body may take to finish arriving. */
@@ -73,6 +81,7 @@ export function createApp(deps: AppDeps): Express {
       upstreamName: deps.upstreamName,
       storeHealthy: deps.storeHealthy ?? (() => true),
       redisConfigured: Boolean(config.redis),
+      authState: () => deps.authenticator.keysState(),
     }),
   );
   app.get('/openapi.json', (_req, res) => {
@@ -88,7 +97,11 @@ export function createApp(deps: AppDeps): Express {
   );
   // Order matters: preflights are answered and foreign origins refused before auth, and refused
   // requests never reach the rate limiter, so they do not count (SPEC 429 rate_limited).
-  app.use('/api', originGuard(config.allowedOrigins), clientAuth(config.auth.clientTokens));
+  app.use(
+    '/api',
+    originGuard(config.allowedOrigins),
+    authenticate(deps.authenticator, config.auth.proxyUserHeader),
+  );
   app.post(
     '/api/voices/clone',
     cloneRateLimit(config, deps.rateLimitStore),
@@ -98,11 +111,14 @@ export function createApp(deps: AppDeps): Express {
       clock,
       metrics,
       idempotency: deps.idempotency,
+      audit: deps.audit,
       spoolFolder: deps.spoolFolder,
     }),
   );
   app.get('/api/voices/:id', getVoiceHandler({ upstream: deps.upstream, clock }));
 
+  // Every refused clone, wherever it was refused, gets its audit outcome before the error answer.
+  app.use('/api/voices/clone', auditRefusals(deps.audit));
   app.use((req, _res, next) =>
     next(new ServiceError('not_found', `No route for ${req.method} ${req.path}.`)),
   );

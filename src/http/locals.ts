@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { CloneFacts } from '../audit/clone-entry.js';
+import type { Caller } from '../identity/caller.js';
 
 declare global {
   namespace Express {
@@ -12,8 +14,12 @@ declare global {
       upstreamAttempts?: number;
       /** The clone route: file bytes received. */
       uploadBytes?: number;
-      /** Client auth: the caller's token id (a digest prefix, never the token). */
-      clientId?: string;
+      /** authenticate: who the request is (never sent to Truedy, never in an answer). */
+      caller?: Caller;
+      /** The clone route: what it has learned of the upload so far, for the audit trail. */
+      cloneFacts?: CloneFacts;
+      /** The clone route: its outcome is in the audit trail (so it is written once). */
+      audited?: boolean;
     }
   }
 }

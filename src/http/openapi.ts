@@ -108,7 +108,10 @@ export const OPENAPI = {
       get: {
         responses: {
           '200': { description: 'Ready', content: json(ref('Readiness')) },
-          '503': { description: 'Draining, or Redis unreachable', content: json(ref('Readiness')) },
+          '503': {
+            description: 'Draining, Redis unreachable, or the JWT keys (AUTH_JWKS_URL) never loaded',
+            content: json(ref('Readiness')),
+          },
         },
       },
     },

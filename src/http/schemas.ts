@@ -52,6 +52,10 @@ export const ReadinessSchema = z.strictObject({
   status: z.enum(['ready', 'draining', 'unavailable']),
   upstream: z.enum(['truedy', 'sandbox']),
   redis: z.enum(['ok', 'disabled', 'unavailable']),
+  auth: z.enum(['ok', 'disabled', 'unavailable']).meta({
+    description:
+      'JWT bearer tokens (AUTH_JWKS_URL): `ok` once the provider keys are loaded, `unavailable` (503) while they never have been.',
+  }),
 });
 
 export type VoiceEnvelope = z.infer<typeof VoiceEnvelopeSchema>;

@@ -333,16 +333,20 @@ function success(
   now: number,
 ): UpstreamSuccess {
   const b = isRecord(body) ? body : {};
-  const meta = isRecord(b.meta) ? b.meta : {};
-  const fromBody = typeof meta.request_id === 'string' ? meta.request_id : null;
-  const fromHeader = typeof headers['x-request-id'] === 'string' ? headers['x-request-id'] : null;
   return {
     status,
     data: isRecord(b.data) ? b.data : body,
     attempts,
-    upstreamRequestId: fromBody ?? fromHeader,
+    upstreamRequestId: requestIdOf(body, headers),
     receivedAt: new Date(now),
   };
+}
+
+/** Truedy's id for a request: its envelope's `meta.request_id`, else its `X-Request-Id` header. */
+function requestIdOf(body: unknown, headers: AttemptHeaders): string | null {
+  const meta = isRecord(body) && isRecord(body.meta) ? body.meta : {};
+  if (typeof meta.request_id === 'string') return meta.request_id;
+  return typeof headers['x-request-id'] === 'string' ? headers['x-request-id'] : null;
 }
 
 function finalError(
@@ -369,7 +373,8 @@ function finalError(
     case 'response': {
       if (outcome.status === 429)
         return rateLimited(retryAfterMs ?? 1000, attempts, 'Truedy kept answering 429');
-      return upstreamError(outcome.status, outcome.body, op, { attempts });
+      const upstreamRequestId = requestIdOf(outcome.body, outcome.headers) ?? undefined;
+      return upstreamError(outcome.status, outcome.body, op, { attempts, upstreamRequestId });
     }
   }
 }

@@ -9,7 +9,7 @@ describe('the service as a process (npm start)', () => {
     try {
       expect(svc.lines.some((l) => l.includes('"level":40') && l.includes('SANDBOX'))).toBe(true);
       const ready = await (await fetch(`${svc.url}/readyz`)).json();
-      expect(ready).toEqual({ status: 'ready', upstream: 'sandbox', redis: 'disabled' });
+      expect(ready).toEqual({ status: 'ready', upstream: 'sandbox', redis: 'disabled', auth: 'disabled' });
       const form = new FormData();
       form.append('name', 'Test');
       form.append('files', new Blob([readFileSync(audio('sample.mp3'))]), 'sample.mp3');

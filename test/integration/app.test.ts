@@ -14,7 +14,7 @@ describe('the app around the routes', () => {
     expect((await request(app).get('/healthz')).body).toEqual({ status: 'ok' });
     const ready = await request(app).get('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: 'ready', upstream: 'sandbox', redis: 'disabled' });
+    expect(ready.body).toEqual({ status: 'ready', upstream: 'sandbox', redis: 'disabled', auth: 'disabled' });
   });
 
   it('sets helmet headers and hides X-Powered-By', async () => {

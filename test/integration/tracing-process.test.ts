@@ -129,6 +129,13 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
       'bff.upload.bytes': readFileSync(audio('sample.mp3')).length,
     });
     expect(only(spans, (s) => s.name === 'audio identify').parentSpanId).toBe(server.spanId);
+    // The audit trail's two lines, the first before the call to Truedy.
+    const audits = spans.filter((s) => s.name === 'audit write');
+    expect(audits.map((a) => [a.attributes['bff.audit.line'], a.parentSpanId])).toEqual([
+      ['requested', server.spanId],
+      ['outcome', server.spanId],
+    ]);
+    expect((audits[0] as ReceivedSpan).endNs <= call.startNs + 1_000_000n).toBe(true);
 
     const wait = only(spans, (s) => s.name === 'truedy wait');
     expect(wait.parentSpanId).toBe(call.spanId);
@@ -232,6 +239,8 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
       'POST /api/voices/clone',
       'POST /voices/clone',
       'audio identify',
+      'audit write',
+      'audit write',
       'truedy clone',
       'upload read',
     ]);

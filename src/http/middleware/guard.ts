@@ -1,8 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
+import { rateLimit, type Store } from 'express-rate-limit';
 import type { Config } from '../../config/config.js';
 import { ServiceError } from '../../errors.js';
+import { callerOf } from './authenticate.js';
 
 const EXPOSED = [
   'X-Request-Id',
@@ -43,33 +43,9 @@ export function originGuard(allowedOrigins: readonly string[]) {
   };
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
-/**
- * Bearer tokens for internal callers (CLIENT_TOKENS). Every configured token is compared, in
- * constant time over fixed-length digests, so timing tells nothing about which or how much matched.
- * The caller is then known by a digest prefix, never by the token itself.
- */
-export function clientAuth(tokens: readonly string[]) {
-  const known = tokens.map((t) => {
-    const d = digest(t);
-    return { digest: d, id: `token:${d.toString('hex').slice(0, 12)}` };
-  });
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (known.length === 0) return next();
-    const m = /^Bearer ([^\s]+)$/i.exec(req.get('authorization') ?? '');
-    const given = digest(m?.[1] ?? '');
-    let match: string | undefined;
-    for (const k of known) if (timingSafeEqual(k.digest, given)) match = k.id;
-    if (!match) return next(new ServiceError('unauthorized'));
-    res.locals.clientId = match;
-    next();
-  };
-}
-
-/** Who a request counts against: its token when tokens are used, else its IP (TRUST_PROXY honoured, IPv6 /56). */
+/** Who a request counts against: its caller (token, person), else its IP (TRUST_PROXY honoured, IPv6 /56). */
 export function clientKey(req: Request, res: Response): string {
-  return res.locals.clientId ?? `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`;
+  return callerOf(req, res).id;
 }
 
 /** The inbound limit on clone requests (SPEC 429 rate_limited), with draft-8 `RateLimit` headers. */

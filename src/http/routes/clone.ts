@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { type AudioFile, identifyAudio } from '../../audio/identify-audio.js';
+import type { AuditTrail } from '../../audit/audit-trail.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/config.js';
 import { ServiceError } from '../../errors.js';
@@ -19,6 +20,7 @@ import { errorEnvelope } from '../error-handler.js';
 import { toHttpError } from '../error-table.js';
 import type { Metrics } from '../metrics.js';
 import { clientKey } from '../middleware/guard.js';
+import { auditAnswer, auditRequested } from './clone-audit.js';
 import { type Answer, clientGone, send, voiceAnswer } from './respond.js';
 
 /** What the clone route is composed from. */
@@ -28,6 +30,8 @@ export interface CloneRouteDeps {
   clock: Clock;
   metrics: Metrics;
   idempotency: IdempotencyStore;
+  /** Each clone's audit entries (SPEC "Identity, consent and audit"). */
+  audit: AuditTrail;
   /** The process's private spool folder (SPEC "Privacy of uploads"). */
   spoolFolder: Pick<SpoolFolder, 'dir' | 'openWrite'>;
 }
@@ -65,7 +69,8 @@ function fingerprint(name: string, files: readonly AudioFile[]): string {
 
 /**
  * `POST /api/voices/clone`, composed of named steps (SPEC "POST /api/voices/clone"): read the
- * upload → validate → consent → identify the audio → idempotency → Truedy → normalize → answer.
+ * upload → validate → consent → identify the audio → idempotency → audit → Truedy → normalize →
+ * audit the outcome → answer. Refusals are audited by `auditRefusals` on their way to the error handler.
  */
 export function cloneHandler(deps: CloneRouteDeps) {
   const { config, clock } = deps;
@@ -87,10 +92,13 @@ export function cloneHandler(deps: CloneRouteDeps) {
     });
     res.locals.uploadBytes = upload.bytes;
     const request = validateUpload(upload);
+    res.locals.cloneFacts = { name: request.name, consent: request.consent, files: request.files };
     requireConsent(request, config.requireConsent);
     const files = await withSpan(SPAN.audioIdentify, {}, () => identifyAudio(request.files));
+    res.locals.cloneFacts.files = files;
 
     const clone = async (): Promise<Answer> => {
+      await auditRequested(deps.audit, req, res);
       deps.metrics.uploadBytes.inc(upload.bytes);
       const result = await deps.upstream.cloneVoice(createCloneBody(request.name, files), {
         requestId: res.locals.requestId,
@@ -103,7 +111,7 @@ export function cloneHandler(deps: CloneRouteDeps) {
     };
     if (idemKey === undefined) return { answer: await clone(), replayed: false };
 
-    // Scoped per caller (token, else IP): one caller's key never collides with another's.
+    // Scoped per caller (token or person, else IP): one caller's key never collides with another's.
     const key = createHash('sha256').update(clientKey(req, res)).update('\0').update(idemKey).digest('hex');
     return withIdempotency(
       traceStore(deps.idempotency),
@@ -138,6 +146,8 @@ export function cloneHandler(deps: CloneRouteDeps) {
       await spool.release();
     }
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
+    // The outcome is on the trail before the answer goes out (SPEC "Identity, consent and audit").
+    await auditAnswer(deps.audit, req, res, result.answer, result.replayed);
     send(res, result.answer);
   };
 }
