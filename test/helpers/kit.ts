@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -8,6 +8,8 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll } from '@jest/globals';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
+import request from 'supertest';
+import type { Clock } from '../../src/clock.js';
 import { type Config, loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/logger.js';
 import type { Redactor } from '../../src/redact.js';
@@ -109,8 +111,8 @@ export async function listen(
   };
 }
 
-/** The product sandbox on its own port. */
-export function startSandbox(options: { activateAfterMs?: number; apiKey?: string } = {}) {
+/** The product sandbox on its own port (its clock decides when a clone turns active). */
+export function startSandbox(options: { activateAfterMs?: number; apiKey?: string; clock?: Clock } = {}) {
   return listen(createSandboxApp({ apiKey: options.apiKey ?? TEST_KEY, ...options }));
 }
 
@@ -125,21 +127,43 @@ export interface Received {
   startedAt: number;
   /** When its body had been read. */
   at: number;
+  /** When its head arrived on the clock the fake was given (the service's, in clock tests); else `startedAt`. */
+  clockAt: number;
 }
 
-/** How a scripted fake answers one request. */
+/**
+ * How a scripted fake answers one request. `until` holds the answer until the promise settles,
+ * so a test keeps a request in flight for exactly as long as it needs (see `deferred`).
+ */
 export type Reply =
-  | { status: number; headers?: Record<string, string>; body?: unknown; delayMs?: number }
+  | {
+      status: number;
+      headers?: Record<string, string>;
+      body?: unknown;
+      delayMs?: number;
+      until?: Promise<unknown>;
+    }
   | { hang: true }
   | { destroy: 'before-body' | 'after-body' };
+
+/** Options for a fake upstream. */
+export interface FakeUpstreamOptions {
+  /** Stamps each request's `clockAt`: give it the service's clock to see when, on that clock, a request came. */
+  clock?: Clock;
+}
 
 /**
  * A scriptable fake Truedy over real HTTP: answers the queued replies in order, then `fallback`
  * (a 201 voice by default), and records every request it received.
  */
-export async function startFakeUpstream(queue: Reply[] = [], fallback?: (r: Received) => Reply) {
+export async function startFakeUpstream(
+  queue: Reply[] = [],
+  fallback?: (r: Received) => Reply,
+  options: FakeUpstreamOptions = {},
+) {
   const received: Received[] = [];
   const hanging: ServerResponse[] = [];
+  const waiters = new Set<() => void>();
   const running = await listen((req: IncomingMessage, res: ServerResponse) => {
     if (queue[0] && 'destroy' in queue[0] && queue[0].destroy === 'before-body') {
       queue.shift();
@@ -147,6 +171,7 @@ export async function startFakeUpstream(queue: Reply[] = [], fallback?: (r: Rece
       return;
     }
     const startedAt = Date.now();
+    const clockAt = options.clock?.now() ?? startedAt;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -159,8 +184,10 @@ export async function startFakeUpstream(queue: Reply[] = [], fallback?: (r: Rece
         sha256: createHash('sha256').update(body).digest('hex'),
         startedAt,
         at: Date.now(),
+        clockAt,
       };
       received.push(r);
+      for (const w of [...waiters]) w();
       const reply = queue.shift() ?? fallback?.(r) ?? voiceReply(r);
       if ('hang' in reply) {
         hanging.push(res);
@@ -171,16 +198,42 @@ export async function startFakeUpstream(queue: Reply[] = [], fallback?: (r: Rece
         return;
       }
       const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body ?? {});
-      setTimeout(() => {
+      const answer = () => {
+        if (res.destroyed) return; // the caller went away (or the fake closed) while the answer was held
         res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
         res.end(text);
-      }, reply.delayMs ?? 0);
+      };
+      const held = reply.until ?? Promise.resolve();
+      void held.then(() => (reply.delayMs ? setTimeout(answer, reply.delayMs) : answer()));
     });
   });
   return {
     ...running,
     received,
     queue,
+    /**
+     * Resolves once `n` requests have come in (in all, since the fake started); rejects after
+     * `timeoutMs` saying how many did: a test waits for the event, never for a time.
+     */
+    waitForRequests(n: number, { timeoutMs = 5000 } = {}): Promise<Received[]> {
+      if (received.length >= n) return Promise.resolve(received);
+      return new Promise((resolve, reject) => {
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        const check = () => {
+          if (received.length < n) return;
+          done();
+          resolve(received);
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`fake upstream: ${received.length} of ${n} requests within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.add(check);
+      });
+    },
     close: async () => {
       for (const h of hanging) h.destroy();
       await running.close();
@@ -195,7 +248,7 @@ export type FakeUpstream = Awaited<ReturnType<typeof startFakeUpstream>>;
  * One fake upstream for a describe block: started before its tests, closed after them. The
  * handle reads through to the running fake, so tests use `fake.url`, `fake.queue`, `fake.received`.
  */
-export function suiteFakeUpstream(): Pick<FakeUpstream, 'url' | 'queue' | 'received'> {
+export function suiteFakeUpstream(): Pick<FakeUpstream, 'url' | 'queue' | 'received' | 'waitForRequests'> {
   let current: FakeUpstream | undefined;
   beforeAll(async () => {
     current = await startFakeUpstream();
@@ -215,6 +268,7 @@ export function suiteFakeUpstream(): Pick<FakeUpstream, 'url' | 'queue' | 'recei
     get received() {
       return running().received;
     },
+    waitForRequests: (n, options) => running().waitForRequests(n, options),
   };
 }
 
@@ -273,4 +327,151 @@ export function hasRawControl(s: string): boolean {
     if (c < 0x20 || c === 0x2028 || c === 0x2029) return true;
   }
   return false;
+}
+
+/** A promise and the function that resolves it: hold a fake's answer (`until`) and let it go. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/**
+ * Polls `check` every few ms until it holds; throws after `timeoutMs` naming `what`. For state with
+ * no event to wait on (a folder emptying, a log line written when a response closes).
+ */
+export async function waitUntil(
+  what: string,
+  check: () => boolean,
+  { timeoutMs = 5000, everyMs = 5 } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Waits (within `timeoutMs`) for `dir` to be empty; returns what is left, so tests `expect(...).toEqual([])`. */
+export async function waitForEmptyDir(dir: string, timeoutMs = 2000): Promise<string[]> {
+  await waitUntil(`${dir} to empty`, () => filesIn(dir).length === 0, { timeoutMs }).catch(() => undefined);
+  return filesIn(dir);
+}
+
+/** The route every clone goes to. */
+export const CLONE_PATH = '/api/voices/clone';
+
+/**
+ * A file for a clone: an audio fixture's name (`'sample.mp3'`), an absolute path, or bytes with a
+ * filename; `field` is the form field (`files` unless said), `contentType` what the browser claims.
+ */
+export type CloneFile =
+  | string
+  | { path: string; field?: string; contentType?: string }
+  | { data: Buffer; filename: string; field?: string; contentType?: string };
+
+/** What a test sends to POST /api/voices/clone; `name: null` leaves the field out. */
+export interface CloneRequest {
+  name?: string | null;
+  files?: CloneFile[];
+  headers?: Record<string, string>;
+}
+
+const filePath = (f: string) => (path.isAbsolute(f) ? f : audio(f));
+
+/**
+ * `POST /api/voices/clone` through supertest to an app or a URL: the name, then the files (one
+ * sample.mp3 unless said). Returns the request, so tests can `.set(...)` more and await it.
+ */
+export function postClone(
+  target: Parameters<typeof request>[0],
+  { name = 'Voice', files = ['sample.mp3'], headers = {} }: CloneRequest = {},
+): request.Test {
+  let req = request(target).post(CLONE_PATH).set(headers);
+  if (name !== null) req = req.field('name', name);
+  for (const f of files) {
+    if (typeof f === 'string') req = req.attach('files', filePath(f));
+    else if ('path' in f) req = req.attach(f.field ?? 'files', f.path, { contentType: f.contentType });
+    else
+      req = req.attach(f.field ?? 'files', f.data, {
+        filename: f.filename,
+        ...(f.contentType ? { contentType: f.contentType } : {}),
+      });
+  }
+  return req;
+}
+
+/** The same clone as a FormData, for `fetch` (which can be aborted, and streams like a browser). */
+export function cloneForm({ name = 'Voice', files = ['sample.mp3'] }: CloneRequest = {}): FormData {
+  const form = new FormData();
+  if (name !== null) form.append('name', name);
+  for (const f of files) {
+    if (typeof f === 'string') form.append('files', new Blob([readFileSync(filePath(f))]), path.basename(f));
+    else if ('path' in f)
+      form.append(f.field ?? 'files', new Blob([readFileSync(f.path)]), path.basename(f.path));
+    else form.append(f.field ?? 'files', new Blob([new Uint8Array(f.data)]), f.filename);
+  }
+  return form;
+}
+
+/** A built service listening on its own port, in front of its own scripted fake Truedy. */
+export type ServiceUnderTest = ReturnType<typeof buildService> & {
+  url: string;
+  port: number;
+  fake: FakeUpstream;
+  /** Every request the service's server received, as the server holds it (to look at its side of a connection). */
+  inbound: { req: IncomingMessage; res: ServerResponse }[];
+  /** Stops the listener, the fake and the service's stores. */
+  close(): Promise<void>;
+};
+
+/** What startService builds: the env for testConfig, the fake's script, and service overrides. */
+export interface StartServiceOptions {
+  env?: Record<string, string>;
+  queue?: Reply[];
+  fallback?: (r: Received) => Reply;
+  /** Also stamps the fake's `clockAt`, so tests see on the service's clock when each request came. */
+  clock?: Clock;
+  service?: Partial<ServiceOptions> & { logLevel?: string };
+}
+
+/** Starts a fake Truedy and the service in front of it, on 127.0.0.1 ports of their own. */
+export async function startService(options: StartServiceOptions = {}): Promise<ServiceUnderTest> {
+  const fake = await startFakeUpstream(options.queue, options.fallback, { clock: options.clock });
+  const built = buildService(testConfig(options.env), fake.url, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...options.service,
+  });
+  const inbound: ServiceUnderTest['inbound'] = [];
+  const server = await listen((req: IncomingMessage, res: ServerResponse) => {
+    inbound.push({ req, res });
+    built.app(req, res);
+  });
+  return {
+    ...built,
+    url: server.url,
+    port: Number(new URL(server.url).port),
+    fake,
+    inbound,
+    close: async () => {
+      await server.close();
+      await fake.close();
+      await built.close();
+    },
+  };
+}
+
+/** Runs `run` against a fresh startService, and stops it afterwards whatever happened. */
+export async function withService<T>(
+  options: StartServiceOptions,
+  run: (svc: ServiceUnderTest) => Promise<T>,
+): Promise<T> {
+  const svc = await startService(options);
+  try {
+    return await run(svc);
+  } finally {
+    await svc.close();
+  }
 }
