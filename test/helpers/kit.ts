@@ -15,6 +15,7 @@ import { createLogger } from '../../src/logger.js';
 import type { Redactor } from '../../src/redact.js';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
 import { createService, type ServiceOptions, serviceRedactor } from '../../src/service.js';
+import { FakeClock } from './fake-clock.js';
 
 /** Audio fixtures (copied from ../shared/fixtures; see test/fixtures/README.md). */
 export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
@@ -339,6 +340,16 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
 }
 
 /**
+ * Starts a request now and keeps its outcome for later. A test that fails before it awaits the
+ * outcome then fails cleanly, instead of ending the run on an unhandled rejection.
+ */
+export function inFlight<T>(request: PromiseLike<T>): Promise<T> {
+  const outcome = Promise.resolve(request);
+  outcome.catch(() => undefined);
+  return outcome;
+}
+
+/**
  * Polls `check` every few ms until it holds; throws after `timeoutMs` naming `what`. For state with
  * no event to wait on (a folder emptying, a log line written when a response closes).
  */
@@ -474,4 +485,17 @@ export async function withService<T>(
   } finally {
     await svc.close();
   }
+}
+
+/**
+ * withService on a FakeClock that moves on its own: every wait the service plans is recorded on
+ * the clock and none is waited for. `random` is 0 unless said, so named waits carry no spread.
+ */
+export function withServiceOnClock<T>(
+  options: Omit<StartServiceOptions, 'clock'>,
+  run: (svc: ServiceUnderTest, clock: FakeClock) => Promise<T>,
+): Promise<T> {
+  const clock = new FakeClock({ autoAdvance: true });
+  const service = { random: () => 0, ...options.service };
+  return withService({ ...options, service, clock }, (svc) => run(svc, clock));
 }
