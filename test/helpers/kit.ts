@@ -404,12 +404,11 @@ export function postClone(
   if (name !== null) req = req.field('name', name);
   for (const f of files) {
     if (typeof f === 'string') req = req.attach('files', filePath(f));
-    else if ('path' in f) req = req.attach(f.field ?? 'files', f.path, { contentType: f.contentType });
-    else
-      req = req.attach(f.field ?? 'files', f.data, {
-        filename: f.filename,
-        ...(f.contentType ? { contentType: f.contentType } : {}),
-      });
+    else {
+      const type = f.contentType ? { contentType: f.contentType } : {};
+      if ('path' in f) req = req.attach(f.field ?? 'files', f.path, type);
+      else req = req.attach(f.field ?? 'files', f.data, { filename: f.filename, ...type });
+    }
   }
   return req;
 }
