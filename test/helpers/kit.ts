@@ -134,9 +134,11 @@ export interface Received {
 
 /**
  * How a scripted fake answers one request. `until` holds the answer until the promise settles,
- * so a test keeps a request in flight for exactly as long as it needs (see `deferred`).
+ * so a test keeps a request in flight for exactly as long as it needs (see `deferred`); alone, it
+ * holds the answer the fake would give anyway (the 201 echoing the name).
  */
 export type Reply =
+  | { until: Promise<unknown> }
   | {
       status: number;
       headers?: Record<string, string>;
@@ -146,6 +148,9 @@ export type Reply =
     }
   | { hang: true }
   | { destroy: 'before-body' | 'after-body' };
+
+const isHoldOnly = (r: Reply): r is { until: Promise<unknown> } =>
+  !('status' in r || 'hang' in r || 'destroy' in r);
 
 /** Options for a fake upstream. */
 export interface FakeUpstreamOptions {
@@ -189,7 +194,11 @@ export async function startFakeUpstream(
       };
       received.push(r);
       for (const w of [...waiters]) w();
-      const reply = queue.shift() ?? fallback?.(r) ?? voiceReply(r);
+      const next = queue.shift();
+      // A hold-only entry holds what the fake would answer anyway.
+      const scripted = next && !isHoldOnly(next) ? next : undefined;
+      const reply = scripted ?? fallback?.(r) ?? voiceReply(r);
+      const held = next && 'until' in next ? next.until : undefined;
       if ('hang' in reply) {
         hanging.push(res);
         return;
@@ -198,14 +207,16 @@ export async function startFakeUpstream(
         req.socket.destroy();
         return;
       }
+      if (isHoldOnly(reply)) throw new Error('fake upstream: a fallback must answer, not only hold');
       const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body ?? {});
       const answer = () => {
         if (res.destroyed) return; // the caller went away (or the fake closed) while the answer was held
         res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
         res.end(text);
       };
-      const held = reply.until ?? Promise.resolve();
-      void held.then(() => (reply.delayMs ? setTimeout(answer, reply.delayMs) : answer()));
+      void (held ?? Promise.resolve()).then(() =>
+        reply.delayMs ? setTimeout(answer, reply.delayMs) : answer(),
+      );
     });
   });
   return {
@@ -355,11 +366,11 @@ export function inFlight<T>(request: PromiseLike<T>): Promise<T> {
  */
 export async function waitUntil(
   what: string,
-  check: () => boolean,
+  check: () => boolean | Promise<boolean>,
   { timeoutMs = 5000, everyMs = 5 } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }

@@ -9,7 +9,6 @@ import {
   suiteFakeUpstream,
   testConfig,
   truedy429,
-  voiceReply,
 } from '../helpers/kit.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -24,7 +23,7 @@ const post = (
 /** A voice answer held until the test lets it go: the clone stays in flight exactly that long. */
 function heldVoice() {
   const release = deferred();
-  return { reply: { ...voiceReply(), until: release.promise }, release: () => release.resolve() };
+  return { reply: { until: release.promise }, release: () => release.resolve() };
 }
 
 describe('Idempotency-Key (in memory)', () => {
