@@ -44,7 +44,10 @@ describe('SIGTERM', () => {
       svc.proc.kill('SIGTERM');
       // Either the listener already refuses new connections, or it answers 503 while it drains.
       let ready = 200;
-      await waitUntil('readyz to stop answering 200', async () => (ready = await readiness(svc.url)) !== 200);
+      await waitUntil('readyz to stop answering 200', async () => {
+        ready = await readiness(svc.url);
+        return ready !== 200;
+      });
       expect([0, 503]).toContain(ready);
       // And the process waits for the clone still in flight.
       expect([svc.proc.exitCode, svc.proc.signalCode]).toEqual([null, null]);

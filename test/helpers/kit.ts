@@ -117,6 +117,21 @@ export function startSandbox(options: { activateAfterMs?: number; apiKey?: strin
   return listen(createSandboxApp({ apiKey: options.apiKey ?? TEST_KEY, ...options }));
 }
 
+/** The sandbox for a describe block: started before its tests, closed after them; `url` reads through. */
+export function suiteSandbox(options: Parameters<typeof startSandbox>[0] = {}): { readonly url: string } {
+  let current: Running | undefined;
+  beforeAll(async () => {
+    current = await startSandbox(options);
+  });
+  afterAll(() => current?.close());
+  return {
+    get url() {
+      if (!current) throw new Error('suiteSandbox: used outside a test');
+      return current.url;
+    },
+  };
+}
+
 /** One request a fake upstream received. */
 export interface Received {
   method: string;

@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { buildService, filesIn, postClone, type Running, startSandbox, testConfig } from '../helpers/kit.js';
+import { describe, expect, it } from '@jest/globals';
+import { buildService, filesIn, postClone, suiteSandbox, testConfig } from '../helpers/kit.js';
 
 describe('POST /api/voices/clone answers one normalized voice (against the sandbox)', () => {
-  let sandbox: Running;
-  beforeAll(async () => {
-    sandbox = await startSandbox();
-  });
-  afterAll(() => sandbox.close());
+  const sandbox = suiteSandbox();
 
   it('answers 201 with the normalized voice, request id and attempts', async () => {
     const { app, config } = buildService(testConfig(), sandbox.url);

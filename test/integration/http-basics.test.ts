@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { buildService, type Running, startSandbox, testConfig } from '../helpers/kit.js';
+import { buildService, suiteSandbox, testConfig } from '../helpers/kit.js';
 
 describe('the app around the routes', () => {
-  let sandbox: Running;
-  beforeAll(async () => {
-    sandbox = await startSandbox();
-  });
-  afterAll(() => sandbox.close());
+  const sandbox = suiteSandbox();
 
   it('serves /healthz and /readyz', async () => {
     const { app } = buildService(testConfig(), sandbox.url, { upstreamName: 'sandbox' });

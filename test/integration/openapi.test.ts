@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import request from 'supertest';
 import { OPENAPI } from '../../src/http/openapi.js';
@@ -7,8 +7,7 @@ import {
   type CloneRequest,
   notAudio,
   postClone,
-  type Running,
-  startSandbox,
+  suiteSandbox,
   testConfig,
 } from '../helpers/kit.js';
 
@@ -16,13 +15,9 @@ const pointer = (...parts: string[]) =>
   parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 
 describe('GET /openapi.json describes what the service really answers', () => {
-  let sandbox: Running;
+  const sandbox = suiteSandbox();
   const ajv = new Ajv2020({ strict: false, allErrors: true });
-  beforeAll(async () => {
-    sandbox = await startSandbox();
-    ajv.addSchema(OPENAPI, 'openapi');
-  });
-  afterAll(() => sandbox.close());
+  ajv.addSchema(OPENAPI, 'openapi');
 
   /** Validates a real answer against the document's schema for its path, method and status. */
   function check(path: string, method: string, res: request.Response) {

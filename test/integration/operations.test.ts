@@ -1,21 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { FakeClock } from '../helpers/fake-clock.js';
-import {
-  buildService,
-  postClone,
-  type Running,
-  startSandbox,
-  testConfig,
-  waitUntil,
-} from '../helpers/kit.js';
+import { buildService, postClone, suiteSandbox, testConfig, waitUntil } from '../helpers/kit.js';
 
 describe('operations (SPEC "Operations"): the request log, metrics, draining', () => {
-  let sandbox: Running;
-  beforeAll(async () => {
-    sandbox = await startSandbox();
-  });
-  afterAll(() => sandbox.close());
+  const sandbox = suiteSandbox();
 
   it('logs one JSON line per request with id, route, status, duration, bytes and attempts', async () => {
     const { app, log } = buildService(testConfig(), sandbox.url);

@@ -1,24 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { FakeClock } from '../helpers/fake-clock.js';
 import {
   buildService,
   postClone,
   type Reply,
-  type Running,
   type ServiceUnderTest,
-  startSandbox,
+  suiteSandbox,
   testConfig,
   truedy429,
   withServiceOnClock,
 } from '../helpers/kit.js';
-
-/** The service on a self-moving fake clock, in front of a fake answering `queue`. */
-const scripted = (
-  queue: Reply[],
-  run: (svc: ServiceUnderTest, clock: FakeClock) => Promise<void>,
-  env: Record<string, string> = {},
-  random = () => 0,
-) => withServiceOnClock({ queue, env, service: { random } }, run);
 
 /** When each request reached the fake, in ms after the first one, on the service's clock. */
 const arrivals = (svc: ServiceUnderTest) =>
@@ -26,7 +17,7 @@ const arrivals = (svc: ServiceUnderTest) =>
 
 describe('retry on 429 (SPEC "Retry policy and pacing")', () => {
   it('waits out Truedy-shaped 429s (reset_at in the body, no Retry-After) and sends byte-identical JSON', () =>
-    scripted([truedy429(40), truedy429(40)], async (svc, clock) => {
+    withServiceOnClock({ queue: [truedy429(40), truedy429(40)] }, async (svc, clock) => {
       const res = await postClone(svc.url, { headers: { 'X-Request-Id': 'retry-1' } });
       expect(res.status).toBe(201);
       expect(res.headers['x-upstream-attempts']).toBe('3');
@@ -48,19 +39,17 @@ describe('retry on 429 (SPEC "Retry policy and pacing")', () => {
   it('reads Retry-After in both RFC 9110 forms: delta-seconds, and an HTTP-date against the Date header', () => {
     const date = new Date(Math.floor(Date.now() / 1000) * 1000);
     const inTwoSeconds = new Date(date.getTime() + 2000).toUTCString();
-    return scripted(
-      [
-        { status: 429, headers: { 'retry-after': '1' }, body: {} },
-        { status: 429, headers: { 'retry-after': inTwoSeconds, date: date.toUTCString() }, body: {} },
-      ],
-      async (svc, clock) => {
-        expect((await postClone(svc.url)).status).toBe(201);
-        expect(clock.sleeps.map((s) => s.ms)).toEqual([1000, 2000]);
-        expect(arrivals(svc)).toEqual([0, 1000, 3000]);
-        const sources = svc.log.lines.filter((l) => l.msg === 'upstream: retrying').map((l) => l.source);
-        expect(sources).toEqual(['retry-after', 'retry-after']);
-      },
-    );
+    const queue: Reply[] = [
+      { status: 429, headers: { 'retry-after': '1' }, body: {} },
+      { status: 429, headers: { 'retry-after': inTwoSeconds, date: date.toUTCString() }, body: {} },
+    ];
+    return withServiceOnClock({ queue }, async (svc, clock) => {
+      expect((await postClone(svc.url)).status).toBe(201);
+      expect(clock.sleeps.map((s) => s.ms)).toEqual([1000, 2000]);
+      expect(arrivals(svc)).toEqual([0, 1000, 3000]);
+      const sources = svc.log.lines.filter((l) => l.msg === 'upstream: retrying').map((l) => l.source);
+      expect(sources).toEqual(['retry-after', 'retry-after']);
+    });
   });
 
   it('reads X-RateLimit-Reset-<window> (Unix seconds): the earliest reset still ahead', () => {
@@ -76,7 +65,7 @@ describe('retry on 429 (SPEC "Retry policy and pacing")', () => {
       },
       body: {},
     };
-    return scripted([reply], async (svc, clock) => {
+    return withServiceOnClock({ queue: [reply] }, async (svc, clock) => {
       expect((await postClone(svc.url)).status).toBe(201);
       expect(svc.fake.received).toHaveLength(2);
       expect(clock.sleeps.map((s) => s.ms)).toEqual([1500]);
@@ -85,8 +74,8 @@ describe('retry on 429 (SPEC "Retry policy and pacing")', () => {
   });
 
   it('without any hint it backs off with full jitter and retries', () =>
-    scripted(
-      [{ status: 429, body: 'slow down' }],
+    withServiceOnClock(
+      { queue: [{ status: 429, body: 'slow down' }], service: { random: () => 0.5 } },
       async (svc, clock) => {
         expect((await postClone(svc.url)).status).toBe(201);
         expect(svc.fake.received).toHaveLength(2);
@@ -97,60 +86,41 @@ describe('retry on 429 (SPEC "Retry policy and pacing")', () => {
           waitMs: 2,
         });
       },
-      {},
-      () => 0.5,
     ));
 
-  it('gives up at once, without waiting, when the reset is further than RETRY_MAX_DELAY_MS', () =>
-    scripted(
+  it.each([
+    [
+      'the reset is further than RETRY_MAX_DELAY_MS',
       [truedy429(30_000)],
-      async (svc, clock) => {
-        const res = await postClone(svc.url);
-        expect(res.status).toBe(429);
-        expect(res.body.error.code).toBe('upstream_rate_limited');
-        expect(res.headers['retry-after']).toBe('30');
-        expect(res.headers['x-upstream-attempts']).toBe('1');
-        expect(svc.fake.received).toHaveLength(1);
-        expect(clock.sleeps).toEqual([]);
-      },
       { RETRY_MAX_DELAY_MS: '1000' },
-    ));
-
-  it('gives up when the attempts are spent, saying how long the last reset was', () =>
-    scripted(
+      '30',
+      [],
+    ],
+    [
+      'the attempts are spent',
       [truedy429(10), truedy429(10), truedy429(1500)],
-      async (svc, clock) => {
-        const res = await postClone(svc.url);
-        expect(res.status).toBe(429);
-        expect(res.headers['retry-after']).toBe('2');
-        expect(res.headers['x-upstream-attempts']).toBe('3');
-        expect(svc.fake.received).toHaveLength(3);
-        expect(clock.sleeps.map((s) => s.ms)).toEqual([10, 10]);
-      },
       { RETRY_MAX_ATTEMPTS: '3' },
-    ));
-
-  it('gives up at once, without waiting, when the wait would pass RETRY_BUDGET_MS', () =>
-    scripted(
-      [truedy429(800)],
-      async (svc, clock) => {
+      '2',
+      [10, 10],
+    ],
+    ['the wait would pass RETRY_BUDGET_MS', [truedy429(800)], { RETRY_BUDGET_MS: '300' }, '1', []],
+  ])(
+    'gives up when %s: 429 with the last reset as Retry-After, having waited only what fitted',
+    (_when, queue, env, retryAfter, waits) =>
+      withServiceOnClock({ queue, env }, async (svc, clock) => {
         const res = await postClone(svc.url);
-        expect(res.status).toBe(429);
-        expect(res.headers['retry-after']).toBe('1');
-        expect(svc.fake.received).toHaveLength(1);
-        // Not a millisecond was spent waiting for a reset the budget could not reach.
-        expect(clock.sleeps).toEqual([]);
-      },
-      { RETRY_BUDGET_MS: '300' },
-    ));
+        expect([res.status, res.body.error.code]).toEqual([429, 'upstream_rate_limited']);
+        expect(res.headers['retry-after']).toBe(retryAfter);
+        expect(res.headers['x-upstream-attempts']).toBe(String(waits.length + 1));
+        expect(svc.fake.received).toHaveLength(waits.length + 1);
+        // Not a millisecond spent on a wait that could not lead anywhere.
+        expect(clock.sleeps.map((s) => s.ms)).toEqual(waits);
+      }),
+  );
 });
 
 describe('the sandbox [rate-limit] scenario', () => {
-  let sandbox: Running;
-  beforeAll(async () => {
-    sandbox = await startSandbox();
-  });
-  afterAll(() => sandbox.close());
+  const sandbox = suiteSandbox();
 
   it('behaves like Truedy (a 1 s reset_at against its meta.ts) and ends in a success', async () => {
     const clock = new FakeClock({ autoAdvance: true });

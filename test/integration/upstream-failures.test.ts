@@ -7,19 +7,10 @@ import {
   inFlight,
   listen,
   postClone,
-  type Reply,
-  type ServiceUnderTest,
   startFakeUpstream,
   testConfig,
   withServiceOnClock,
 } from '../helpers/kit.js';
-
-/** The service on a self-moving fake clock, in front of a fake answering `queue`; random 0.5. */
-const scripted = (
-  queue: Reply[],
-  run: (svc: ServiceUnderTest, clock: FakeClock) => Promise<void>,
-  env: Record<string, string> = {},
-) => withServiceOnClock({ queue, env, service: { random: () => 0.5 } }, run);
 
 /** A port that was free a moment ago and has no listener now. */
 async function closedPort(): Promise<number> {
@@ -37,7 +28,7 @@ describe('no retry where a second call could clone twice (SPEC "Retry policy and
     [502, 502, 'upstream_error', 'bad gateway'],
     [503, 502, 'upstream_error', { error: { code: 'unavailable' } }],
   ])('upstream %i: exactly one call, answered %i %s', (status, answer, code, body) =>
-    scripted([{ status, body }], async (svc, clock) => {
+    withServiceOnClock({ queue: [{ status, body }] }, async (svc, clock) => {
       const res = await postClone(svc.url);
       expect([res.status, res.body.error.code]).toEqual([answer, code]);
       expect(res.headers['x-upstream-attempts']).toBe('1');
@@ -48,18 +39,14 @@ describe('no retry where a second call could clone twice (SPEC "Retry policy and
 
   // UPSTREAM_TIMEOUT_MS is got's own timer, on the wall clock: 150 ms of real time, no retry wait.
   it('a timeout: one call, 504 upstream_timeout', () =>
-    scripted(
-      [{ hang: true }],
-      async (svc) => {
-        const res = await postClone(svc.url);
-        expect([res.status, res.body.error.code]).toEqual([504, 'upstream_timeout']);
-        expect(svc.fake.received).toHaveLength(1);
-      },
-      { UPSTREAM_TIMEOUT_MS: '150' },
-    ));
+    withServiceOnClock({ queue: [{ hang: true }], env: { UPSTREAM_TIMEOUT_MS: '150' } }, async (svc) => {
+      const res = await postClone(svc.url);
+      expect([res.status, res.body.error.code]).toEqual([504, 'upstream_timeout']);
+      expect(svc.fake.received).toHaveLength(1);
+    }));
 
   it('a connection reset after the body was sent: one call, 502 upstream_unavailable', () =>
-    scripted([{ destroy: 'after-body' }], async (svc) => {
+    withServiceOnClock({ queue: [{ destroy: 'after-body' }] }, async (svc) => {
       const res = await postClone(svc.url);
       expect([res.status, res.body.error.code]).toEqual([502, 'upstream_unavailable']);
       expect(svc.fake.received).toHaveLength(1);
@@ -70,8 +57,8 @@ describe('no retry where a second call could clone twice (SPEC "Retry policy and
     // by then (socket buffers hold a few MiB), so the body was cut short. The size is the point here.
     const wav = readFileSync(audio('sample.wav'));
     const big = Buffer.concat([wav, Buffer.alloc(12 * 1024 * 1024 - wav.length, 1)]);
-    return scripted(
-      [{ destroy: 'before-body' }],
+    return withServiceOnClock(
+      { queue: [{ destroy: 'before-body' }], env: { MAX_FILE_BYTES: String(16 * 1024 * 1024) } },
       async (svc, clock) => {
         const res = await postClone(svc.url, { name: 'Big', files: [{ data: big, filename: 'big.wav' }] });
         expect(res.status).toBe(201);
@@ -82,17 +69,19 @@ describe('no retry where a second call could clone twice (SPEC "Retry policy and
           svc.log.lines.some((l) => l.msg === 'upstream connection broke before the request was sent'),
         ).toBe(true);
       },
-      { MAX_FILE_BYTES: String(16 * 1024 * 1024) },
     );
   });
 
   it('a 503 that says when is retried, after the wait it named', () =>
-    scripted([{ status: 503, headers: { 'retry-after': '1' }, body: {} }], async (svc, clock) => {
-      expect((await postClone(svc.url)).status).toBe(201);
-      expect(svc.fake.received).toHaveLength(2);
-      // The named second, plus the spread that keeps waiters apart: random 0.5 × 10% of it.
-      expect(clock.sleeps.map((s) => s.ms)).toEqual([1050]);
-    }));
+    withServiceOnClock(
+      { queue: [{ status: 503, headers: { 'retry-after': '1' }, body: {} }], service: { random: () => 0.5 } },
+      async (svc, clock) => {
+        expect((await postClone(svc.url)).status).toBe(201);
+        expect(svc.fake.received).toHaveLength(2);
+        // The named second, plus the spread that keeps waiters apart: random 0.5 × 10% of it.
+        expect(clock.sleeps.map((s) => s.ms)).toEqual([1050]);
+      },
+    ));
 });
 
 describe('a connection that never opened is retried', () => {

@@ -1,23 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { FakeClock } from '../helpers/fake-clock.js';
-import {
-  buildService,
-  postClone,
-  type Running,
-  startSandbox,
-  suiteFakeUpstream,
-  testConfig,
-} from '../helpers/kit.js';
+import { buildService, postClone, suiteFakeUpstream, suiteSandbox, testConfig } from '../helpers/kit.js';
 
 describe('GET /api/voices/:id', () => {
-  let sandbox: Running;
   // The sandbox's own clock decides when a clone turns active: the test moves it, nothing waits.
   const sandboxClock = new FakeClock();
-  beforeAll(async () => {
-    sandbox = await startSandbox({ activateAfterMs: 150, clock: sandboxClock });
-  });
-  afterAll(() => sandbox.close());
+  const sandbox = suiteSandbox({ activateAfterMs: 150, clock: sandboxClock });
 
   it('answers the normalized voice, training at first and active a little later', async () => {
     const { app } = buildService(testConfig(), sandbox.url);
