@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { describe, expect, it } from '@jest/globals';
-import { audio, deferred, filesIn, startFakeUpstream, TEST_KEY, tempDir, waitUntil } from '../helpers/kit.js';
+import { startFakeUpstream } from '../helpers/fake-upstream.js';
+import { audio, filesIn, TEST_KEY, tempDir } from '../helpers/fixtures.js';
 import { multipart } from '../helpers/multipart.js';
 import { startServiceProcess } from '../helpers/process.js';
+import { deferred, waitUntil } from '../helpers/wait.js';
 
 /** What readyz says now: its status, or 0 once the listener refuses connections. */
 async function readiness(url: string): Promise<number> {

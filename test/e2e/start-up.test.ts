@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CLONE_PATH, cloneForm } from '../helpers/kit.js';
+import { CLONE_PATH, cloneForm } from '../helpers/clone-request.js';
 import { runToExit, type ServiceProcess, startServiceProcess } from '../helpers/process.js';
 
 const base = mkdtempSync(path.join(os.tmpdir(), 'bff-updir-'));
