@@ -5,7 +5,15 @@ import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
 import { launchChromium } from '../helpers/browser.js';
-import { audio, buildService, listen, type Running, TEST_KEY, testConfig } from '../helpers/kit.js';
+import {
+  audio,
+  buildService,
+  listen,
+  type Running,
+  TEST_KEY,
+  testConfig,
+  waitUntil,
+} from '../helpers/kit.js';
 
 const RESULTS = path.resolve(import.meta.dirname, '../../test-results');
 
@@ -182,8 +190,9 @@ describe('the form when this service rate-limits', () => {
 function expectCount(locator: ReturnType<Page['locator']>) {
   return {
     async toHaveCount(n: number) {
-      const until = Date.now() + 5000;
-      while (Date.now() < until && (await locator.count()) !== n) await new Promise((r) => setTimeout(r, 50));
+      await waitUntil(`${n} items`, async () => (await locator.count()) === n, { everyMs: 50 }).catch(
+        () => undefined,
+      );
       expect(await locator.count()).toBe(n);
     },
   };
