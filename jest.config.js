@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 /** Jest runs TypeScript through SWC as native ESM (see README "Development"). */
 export default {
   testEnvironment: 'node',
@@ -12,6 +14,9 @@ export default {
     ],
   },
   testTimeout: 20000,
+  // Test files mostly wait on sockets, child processes and a browser, not the CPU: two workers
+  // even on a 2-core machine (Jest's default there is one, which runs every file in turn).
+  maxWorkers: Math.max(2, availableParallelism() - 1),
   globalSetup: '<rootDir>/test/helpers/log-scan-setup.mjs',
   globalTeardown: '<rootDir>/test/helpers/log-scan-teardown.mjs',
 };

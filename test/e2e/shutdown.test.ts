@@ -1,14 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { describe, expect, it } from '@jest/globals';
-import { audio, filesIn, startFakeUpstream, TEST_KEY, tempDir, truedy429 } from '../helpers/kit.js';
+import { startFakeUpstream } from '../helpers/fake-upstream.js';
+import { audio, filesIn, TEST_KEY, tempDir } from '../helpers/fixtures.js';
 import { multipart } from '../helpers/multipart.js';
 import { startServiceProcess } from '../helpers/process.js';
+import { deferred, waitUntil } from '../helpers/wait.js';
+
+/** What readyz says now: its status, or 0 once the listener refuses connections. */
+async function readiness(url: string): Promise<number> {
+  const res = await fetch(`${url}/readyz`).catch(() => undefined);
+  return res?.status ?? 0;
+}
 
 describe('SIGTERM', () => {
   it('drains: readyz 503 at once, the in-flight upload finishes, no spooled file is left, exit 0', async () => {
-    // The first upstream answer is a 429 with a 600 ms reset, so the clone is still in flight when SIGTERM arrives.
-    const fake = await startFakeUpstream([truedy429(600)]);
+    // Truedy's answer is held until the test lets it go, so the clone is in flight when SIGTERM arrives.
+    const release = deferred();
+    const fake = await startFakeUpstream([{ until: release.promise }]);
     const uploadDir = tempDir();
     const svc = await startServiceProcess({
       TRUEDY_API_KEY: TEST_KEY,
@@ -33,12 +42,19 @@ describe('SIGTERM', () => {
         req.on('error', reject);
         req.end(body);
       });
-      while (fake.received.length === 0) await new Promise((r) => setTimeout(r, 5));
+      await fake.waitForRequests(1);
       svc.proc.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 100));
-      const ready = await fetch(`${svc.url}/readyz`).catch(() => undefined);
       // Either the listener already refuses new connections, or it answers 503 while it drains.
-      if (ready) expect(ready.status).toBe(503);
+      let ready = 200;
+      await waitUntil('readyz to stop answering 200', async () => {
+        ready = await readiness(svc.url);
+        return ready !== 200;
+      });
+      expect([0, 503]).toContain(ready);
+      // And the process waits for the clone still in flight.
+      expect([svc.proc.exitCode, svc.proc.signalCode]).toEqual([null, null]);
+
+      release.resolve();
       const done = await answer;
       expect(done.status).toBe(201);
       expect(JSON.parse(done.body).data.name).toBe('Draining');

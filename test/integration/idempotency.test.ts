@@ -1,27 +1,30 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import request from 'supertest';
 import {
-  audio,
   buildService,
+  deferred,
+  inFlight,
   listen,
+  postClone,
   type Running,
   suiteFakeUpstream,
   testConfig,
   truedy429,
-  voiceReply,
 } from '../helpers/kit.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
+/** A clone with an Idempotency-Key (none when undefined). */
 const post = (
-  app: Parameters<typeof request>[0],
+  target: Parameters<typeof postClone>[0],
   key: string | undefined,
   name = 'Same',
   file = 'sample.mp3',
-) => {
-  let r = request(app).post('/api/voices/clone').field('name', name).attach('files', audio(file));
-  if (key !== undefined) r = r.set('Idempotency-Key', key);
-  return r;
-};
+) => postClone(target, { name, files: [file], headers: key === undefined ? {} : { 'Idempotency-Key': key } });
+
+/** A voice answer held until the test lets it go: the clone stays in flight exactly that long. */
+function heldVoice() {
+  const release = deferred();
+  return { reply: { until: release.promise }, release: () => release.resolve() };
+}
 
 describe('Idempotency-Key (in memory)', () => {
   const fake = suiteFakeUpstream();
@@ -50,15 +53,18 @@ describe('Idempotency-Key (in memory)', () => {
 
   it('the same key while the first is still running is 409; a different upload then is 422', async () => {
     const { app } = buildService(testConfig(), fake.url);
-    fake.queue.push(truedy429(300));
-    const first = post(app, 'key-3').then((r) => r);
+    const held = heldVoice();
+    fake.queue.push(held.reply);
     const before = fake.received.length;
-    while (fake.received.length === before) await new Promise((r) => setTimeout(r, 5));
+    const first = inFlight(post(app, 'key-3'));
+    await fake.waitForRequests(before + 1);
     const during = await post(app, 'key-3');
     expect([during.status, during.body.error.code]).toEqual([409, 'idempotency_conflict']);
     const differentDuring = await post(app, 'key-3', 'Different');
     expect(differentDuring.status).toBe(422);
+    held.release();
     expect((await first).status).toBe(201);
+    expect(fake.received.length - before).toBe(1);
   });
 
   it('stores upstream 402 (definitive) but not 429 or 5xx, so a later retry can succeed', async () => {
@@ -98,11 +104,7 @@ describe('Idempotency-Key (in memory)', () => {
 
   it.each([[''], ['x'.repeat(256)], ['naïve']])('an invalid key %j is 400', async (key) => {
     const { app } = buildService(testConfig(), fake.url);
-    const res = await request(app)
-      .post('/api/voices/clone')
-      .set('Idempotency-Key', Buffer.from(key, 'utf8').toString('latin1'))
-      .field('name', 'n')
-      .attach('files', audio('sample.mp3'));
+    const res = await post(app, Buffer.from(key, 'utf8').toString('latin1'), 'n');
     expect([res.status, res.body.error.code]).toEqual([400, 'invalid_request']);
   });
 });
@@ -130,11 +132,13 @@ describe('Idempotency-Key across instances (Redis)', () => {
     expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(fake.received.length - before).toBe(1);
 
-    fake.queue.push(truedy429(300));
-    const slow = post(a.url, 'cross-2').then((r) => r);
+    const held = heldVoice();
+    fake.queue.push(held.reply);
     const mark = fake.received.length;
-    while (fake.received.length === mark) await new Promise((r) => setTimeout(r, 5));
+    const slow = inFlight(post(a.url, 'cross-2'));
+    await fake.waitForRequests(mark + 1);
     expect((await post(b.url, 'cross-2')).status).toBe(409);
+    held.release();
     expect((await slow).status).toBe(201);
     await Promise.all(built.map((x) => x.close()));
   });
@@ -145,10 +149,12 @@ describe('Idempotency-Key across instances (Redis)', () => {
     try {
       expect(await b.ready(3000)).toBe(true);
       const mark = fake.received.length;
-      fake.queue.push({ ...voiceReply(), delayMs: 300 });
-      const pending = post(b.app, 'lost-record').then((r) => r);
-      while (fake.received.length === mark) await new Promise((r) => setTimeout(r, 5));
+      const held = heldVoice();
+      fake.queue.push(held.reply);
+      const pending = inFlight(post(b.app, 'lost-record'));
+      await fake.waitForRequests(mark + 1);
       await own.stop();
+      held.release(); // Truedy made the voice; Redis is gone by the time the answer is stored
       const res = await pending;
       expect(res.status).toBe(201);
       expect(b.log.lines.some((l) => l.msg === 'could not store the idempotent answer')).toBe(true);

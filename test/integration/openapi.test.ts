@@ -1,20 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import request from 'supertest';
 import { OPENAPI } from '../../src/http/openapi.js';
-import { audio, buildService, notAudio, type Running, startSandbox, testConfig } from '../helpers/kit.js';
+import {
+  buildService,
+  type CloneRequest,
+  notAudio,
+  postClone,
+  suiteSandbox,
+  testConfig,
+} from '../helpers/kit.js';
 
 const pointer = (...parts: string[]) =>
   parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 
 describe('GET /openapi.json describes what the service really answers', () => {
-  let sandbox: Running;
+  const sandbox = suiteSandbox();
   const ajv = new Ajv2020({ strict: false, allErrors: true });
-  beforeAll(async () => {
-    sandbox = await startSandbox();
-    ajv.addSchema(OPENAPI, 'openapi');
-  });
-  afterAll(() => sandbox.close());
+  ajv.addSchema(OPENAPI, 'openapi');
 
   /** Validates a real answer against the document's schema for its path, method and status. */
   function check(path: string, method: string, res: request.Response) {
@@ -41,26 +44,19 @@ describe('GET /openapi.json describes what the service really answers', () => {
       { upstreamName: 'sandbox' },
     );
     const auth = { Authorization: 'Bearer tok_openapi_check_0001' };
-    const clone = () => request(app).post('/api/voices/clone').set(auth);
+    const clone = (what: CloneRequest = {}) => postClone(app, { ...what, headers: auth });
     const path = '/api/voices/clone';
-    const created = await clone().field('name', 'Spec').attach('files', audio('sample.mp3'));
+    const created = await clone({ name: 'Spec' });
     check(path, 'post', created);
     check('/api/voices/{id}', 'get', await request(app).get(`/api/voices/${created.body.data.id}`).set(auth));
     check('/api/voices/{id}', 'get', await request(app).get('/api/voices/nope').set(auth));
-    check(path, 'post', await clone().field('name', ''));
-    check(path, 'post', await request(app).post(path).field('name', 'x'));
-    check(path, 'post', await clone().field('name', 'n').attach('files', notAudio('image.png')));
-    check(
-      path,
-      'post',
-      await clone()
-        .field('name', 'n')
-        .attach('files', audio('sample.mp3'))
-        .attach('files', audio('sample.ogg')),
-    );
-    check(path, 'post', await clone().field('name', 'x [no-credits]').attach('files', audio('sample.mp3')));
-    check(path, 'post', await clone().field('name', 'x [server-error]').attach('files', audio('sample.mp3')));
-    const limited = await clone().field('name', 'n').attach('files', audio('sample.mp3'));
+    check(path, 'post', await clone({ name: '', files: [] }));
+    check(path, 'post', await postClone(app, { name: 'x', files: [] }));
+    check(path, 'post', await clone({ files: [notAudio('image.png')] }));
+    check(path, 'post', await clone({ files: ['sample.mp3', 'sample.ogg'] }));
+    check(path, 'post', await clone({ name: 'x [no-credits]' }));
+    check(path, 'post', await clone({ name: 'x [server-error]' }));
+    const limited = await clone();
     expect(limited.status).toBe(429);
     check(path, 'post', limited);
     check('/healthz', 'get', await request(app).get('/healthz'));

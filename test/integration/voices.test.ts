@@ -1,36 +1,27 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import {
-  audio,
-  buildService,
-  type Running,
-  startSandbox,
-  suiteFakeUpstream,
-  testConfig,
-} from '../helpers/kit.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { buildService, postClone, suiteFakeUpstream, suiteSandbox, testConfig } from '../helpers/kit.js';
 
 describe('GET /api/voices/:id', () => {
-  let sandbox: Running;
-  beforeAll(async () => {
-    sandbox = await startSandbox({ activateAfterMs: 150 });
-  });
-  afterAll(() => sandbox.close());
+  // The sandbox's own clock decides when a clone turns active: the test moves it, nothing waits.
+  const sandboxClock = new FakeClock();
+  const sandbox = suiteSandbox({ activateAfterMs: 150, clock: sandboxClock });
 
   it('answers the normalized voice, training at first and active a little later', async () => {
     const { app } = buildService(testConfig(), sandbox.url);
     for (let i = 0; i < 2; i++) {
       // Both sandbox shapes: type/training and is_custom/processing→ready.
-      const made = await request(app)
-        .post('/api/voices/clone')
-        .field('name', `Poll ${i}`)
-        .attach('files', audio('sample.mp3'));
+      const made = await postClone(app, { name: `Poll ${i}` });
       const id = made.body.data.id as string;
       const first = await request(app).get(`/api/voices/${id}`);
       expect(first.status).toBe(200);
       expect(first.body.data).toMatchObject({ id, name: `Poll ${i}`, status: 'training' });
       expect(first.body.meta.upstream_request_id).toEqual(expect.any(String));
       expect(first.headers['x-upstream-attempts']).toBe('1');
-      await new Promise((r) => setTimeout(r, 200));
+      sandboxClock.advance(149);
+      expect((await request(app).get(`/api/voices/${id}`)).body.data.status).toBe('training');
+      sandboxClock.advance(1);
       expect((await request(app).get(`/api/voices/${id}`)).body.data.status).toBe('active');
     }
   });
@@ -55,7 +46,8 @@ describe('GET /api/voices/:id against a scripted upstream', () => {
   });
 
   it('being a read, it is retried on 502, 503 and 504', async () => {
-    const { app } = buildService(testConfig({ RETRY_MAX_ATTEMPTS: '4' }), fake.url);
+    const clock = new FakeClock({ autoAdvance: true });
+    const { app } = buildService(testConfig({ RETRY_MAX_ATTEMPTS: '4' }), fake.url, { clock });
     const before = fake.received.length;
     fake.queue.push({ status: 502, body: {} }, { status: 503, body: {} }, { status: 504, body: {} });
     fake.queue.push({
@@ -67,6 +59,7 @@ describe('GET /api/voices/:id against a scripted upstream', () => {
     expect(res.body.data).toMatchObject({ id: 'v1', status: 'active' });
     expect(res.headers['x-upstream-attempts']).toBe('4');
     expect(fake.received.length - before).toBe(4);
+    expect(clock.sleeps).toHaveLength(3); // a backoff before each retry, on the service's clock
   });
 
   it('a 500 is not retried and is 502 upstream_error', async () => {

@@ -9,7 +9,7 @@ import {
   READ_CHUNK,
   type ReadFn,
 } from '../../src/upload/clone-body.js';
-import { hasRawControl, tempDir } from '../helpers/kit.js';
+import { hasRawControl, tempDir } from '../helpers/fixtures.js';
 
 async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
   const out: Buffer[] = [];

@@ -4,22 +4,8 @@ import { normalizeVoice } from '../../src/normalize/voice.js';
 const at = new Date('2026-05-01T12:00:00.000Z');
 
 describe('normalizeVoice', () => {
-  it('maps the first documented shape (type, updated_at, status training)', () => {
-    const { voice } = normalizeVoice(
-      {
-        id: 'voice_custom123',
-        name: 'My Custom Voice',
-        provider: 'elevenlabs',
-        type: 'custom',
-        language: 'en-US',
-        status: 'training',
-        created_at: '2026-03-03T20:30:21.310278Z',
-        updated_at: '2026-03-03T20:31:00Z',
-      },
-      'submitted',
-      at,
-    );
-    expect(voice).toEqual({
+  it('maps the first documented shape (type, updated_at, status training): every field kept', () => {
+    const first = {
       id: 'voice_custom123',
       name: 'My Custom Voice',
       provider: 'elevenlabs',
@@ -28,42 +14,28 @@ describe('normalizeVoice', () => {
       status: 'training',
       created_at: '2026-03-03T20:30:21.310278Z',
       updated_at: '2026-03-03T20:31:00Z',
-      gender: null,
-      accent: null,
-      preview_url: null,
-    });
+    };
+    const { voice } = normalizeVoice(first, 'submitted', at);
+    expect(voice).toEqual({ ...first, gender: null, accent: null, preview_url: null });
   });
 
   it('maps the second documented shape (is_custom, gender, accent, preview_url, processing)', () => {
-    const { voice } = normalizeVoice(
-      {
-        id: 'voice_clone_9a8b7c',
-        name: 'My Custom Voice',
-        gender: 'female',
-        language: 'en-US',
-        accent: 'American',
-        provider: 'elevenlabs',
-        preview_url: 'https://api.truedy.ai/voices/voice_c7d82fec/preview',
-        is_custom: true,
-        created_at: '2026-01-01T00:00:00Z',
-        status: 'processing',
-      },
-      'submitted',
-      at,
-    );
-    expect(voice).toEqual({
+    const second = {
       id: 'voice_clone_9a8b7c',
       name: 'My Custom Voice',
-      provider: 'elevenlabs',
-      type: 'custom',
-      language: 'en-US',
-      status: 'training',
-      created_at: '2026-01-01T00:00:00Z',
-      updated_at: '2026-01-01T00:00:00Z',
       gender: 'female',
+      language: 'en-US',
       accent: 'American',
+      provider: 'elevenlabs',
       preview_url: 'https://api.truedy.ai/voices/voice_c7d82fec/preview',
-    });
+      is_custom: true,
+      created_at: '2026-01-01T00:00:00Z',
+      status: 'processing',
+    };
+    const { voice } = normalizeVoice(second, 'submitted', at);
+    const { is_custom: _custom, ...kept } = second;
+    // is_custom becomes type, processing becomes training, a missing updated_at is created_at.
+    expect(voice).toEqual({ ...kept, type: 'custom', status: 'training', updated_at: second.created_at });
   });
 
   it('fills every missing field by SPEC rule and adds no other field', () => {

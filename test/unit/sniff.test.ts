@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { audioContentType, sniffAudio } from '../../src/audio/sniff.js';
-import { audio, notAudio } from '../helpers/kit.js';
+import { audio, notAudio } from '../helpers/fixtures.js';
 
 describe('sniffAudio', () => {
   it.each([
