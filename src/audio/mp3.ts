@@ -56,9 +56,12 @@ export async function mp3Seconds(r: ByteReader): Promise<number> {
         if (got !== expected) fail(`frame ${frames + 1} at byte ${pos} fails its CRC (corrupt)`);
       }
       if (!first) {
-        const at = 4 + (h.crc ? 2 : 0) + side;
-        const tag = f.toString('latin1', at, at + 4);
-        if ((tag === 'Xing' || tag === 'Info') && f.length >= at + 12) {
+        // The Xing/Info tag follows the side information; LAME places it there ignoring the CRC.
+        const at = [4 + side, 6 + side].find((o) =>
+          ['Xing', 'Info'].includes(f.toString('latin1', o, o + 4)),
+        );
+        if (at !== undefined && f.length >= at + 12) {
+          const tag = f.toString('latin1', at, at + 4);
           if (f.readUInt32BE(at + 4) & 1)
             declared = { frames: f.readUInt32BE(at + 8), slack: 0, what: `${tag} header` };
           first = h;
