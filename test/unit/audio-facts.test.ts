@@ -326,14 +326,56 @@ describe('readAudioFacts: corrupt frames', () => {
     return bytes;
   };
 
-  it('refuses a FLAC with changed bytes in a frame (CRC-16)', async () => {
-    expect(await refusal(overwrite('sample.flac', 30000), FLAC)).toMatch(/corrupt/);
+  it('refuses a FLAC with changed bytes in a frame (CRC-16), without scanning past its longest frame', async () => {
+    expect(await refusal(overwrite('sample.flac', 30000), FLAC)).toMatch(
+      /^frame \d+ at byte \d+ has no valid end \(corrupt\)$/,
+    );
   });
 
   it('refuses an Ogg with changed bytes in a page (CRC-32)', async () => {
     expect(await refusal(overwrite('sample.ogg', 3000, 16), OGG)).toMatch(
       /^page \d+ at byte \d+ fails its CRC/,
     );
+  });
+
+  it('refuses an Ogg page whose CRC checks out but whose packet is no Opus packet', async () => {
+    const bytes = Buffer.from(bytesOf('sample.ogg'));
+    // The first audio page (at 137, 50 segments) starts with packet TOC 0x48; made code 3 with 0 frames.
+    expect(bytes[137 + 26]).toBe(50);
+    expect(bytes[137 + 27 + 50]).toBe(0x48);
+    bytes[137 + 27 + 50] = 0x4b;
+    bytes[137 + 27 + 51] = 0x00;
+    bytes.writeUInt32LE(0, 137 + 22);
+    bytes.writeUInt32LE(crc32ogg(bytes.subarray(137, 2915)), 137 + 22);
+    expect(await refusal(bytes, OGG)).toMatch(/^packet 3 of stream \d+ is not an Opus packet \(corrupt\)$/);
+  });
+
+  it('refuses bytes after the last Ogg page', async () => {
+    expect(await refusal(Buffer.concat([bytesOf('sample.ogg'), noise(100)]), OGG)).toBe(
+      'unreadable data at byte 5903 (after 5 pages)',
+    );
+  });
+
+  it('refuses an ADTS frame whose payload is no AAC frame', async () => {
+    const bytes = Buffer.from(bytesOf('sample.aac'));
+    expect(bytes.readUInt16BE(316)).toBe(0xfff1); // frame 2, header without CRC: its payload starts at 323
+    bytes[323] = 0xe0; // an END element first: a frame with no channel
+    expect(await refusal(bytes, AAC)).toBe(
+      'frame 2 at byte 316: AAC frame with no channel element (corrupt)',
+    );
+  });
+
+  it('refuses WebM with bytes that are no element inside a cluster', async () => {
+    const bytes = Buffer.from(bytesOf('chromium-recording-timeslice.webm'));
+    bytes[161] = 0x00; // where the first SimpleBlock's ID was
+    expect(await refusal(bytes, WEBM)).toBe('unreadable data at byte 161 in the Cluster');
+  });
+
+  it('refuses WebM whose blocks overrun their cluster', async () => {
+    const bytes = Buffer.from(bytesOf('chromium-recording.webm'));
+    expect(bytes.subarray(263, 275).equals(Buffer.from('1f43b6750100000000009b66', 'hex'))).toBe(true);
+    bytes.writeUInt16BE(0x0010, 273); // the cluster now declares 16 bytes: its first block overruns it
+    expect(await refusal(bytes, WEBM)).toBe('element at byte 278 overruns the Cluster (corrupt)');
   });
 
   it('refuses an MP3 whose frame chain breaks', async () => {
@@ -378,8 +420,15 @@ describe('readAudioFacts: real files with harmless oddities pass', () => {
     expect((await facts(Buffer.concat([bytesOf('sample.wav'), list]), WAV)).seconds).toBe(2);
   });
 
-  it('refuses junk after the WAV data chunk', async () => {
-    expect(await refusal(Buffer.concat([bytesOf('sample.wav'), noise(200)]), WAV)).toBe(
+  it('refuses junk after the WAV data chunk, after zero padding, or too short to be a chunk', async () => {
+    const wav = bytesOf('sample.wav');
+    expect(await refusal(Buffer.concat([wav, noise(200)]), WAV)).toBe(
+      'unreadable data at byte 64078, after the audio',
+    );
+    expect(await refusal(Buffer.concat([wav, Buffer.alloc(8), noise(200)]), WAV)).toBe(
+      'unreadable data at byte 64078, after the audio',
+    );
+    expect(await refusal(Buffer.concat([wav, noise(5)]), WAV)).toBe(
       'unreadable data at byte 64078, after the audio',
     );
   });
