@@ -51,12 +51,26 @@ export class ByteReader {
    * through a window without an await per frame.
    */
   view(position: number, length: number): Buffer | undefined {
+    const at = this.span(position, length);
+    return at < 0 ? undefined : this.window.subarray(at, at + Math.min(length, this.size - position));
+  }
+
+  /**
+   * Where [position, position + length) starts in `buffer` when the window holds it, else -1:
+   * `view` without making a view, for loops that run once per packet.
+   */
+  span(position: number, length: number): number {
     const end = Math.min(position + length, this.size);
     if (position < this.windowStart || end > this.windowStart + this.window.length || end <= position)
-      return undefined;
+      return -1;
     this.sinceYield += end - position;
-    if (this.sinceYield > YIELD_BYTES) return undefined; // read() gives the event loop its turn
-    return this.window.subarray(position - this.windowStart, end - this.windowStart);
+    if (this.sinceYield > YIELD_BYTES) return -1; // read() gives the event loop its turn
+    return position - this.windowStart;
+  }
+
+  /** The window `span` gives offsets into (valid until the next `read`). */
+  get buffer(): Buffer {
+    return this.window;
   }
 
   /**

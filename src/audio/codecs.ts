@@ -5,37 +5,41 @@
  * break these rules within a few packets, while a real encoder's output always keeps them.
  */
 
-/** Samples (at 48 kHz) in one Opus packet, or null when the packet breaks RFC 6716's rules R1–R7. */
-export function opusPacketSamples(p: Uint8Array): number | null {
-  const n = p.length;
+/** Samples at 48 kHz of one Opus frame by TOC config: SILK 10/20/40/60, Hybrid 10/20, CELT 2.5/5/10/20 ms. */
+const OPUS_FRAME_SAMPLES = Array.from({ length: 32 }, (_, c) =>
+  c < 12 ? [480, 960, 1920, 2880][c & 3] : c < 16 ? [480, 960][c & 1] : [120, 240, 480, 960][c & 3],
+) as number[];
+
+/**
+ * Samples (at 48 kHz) in the Opus packet p[start, end), or null when it breaks RFC 6716's rules
+ * R1–R7. Indices rather than a view: it runs once per packet, thousands of times a file.
+ */
+export function opusPacketSamples(p: Uint8Array, start = 0, end = p.length): number | null {
+  const n = end - start;
   if (n < 1) return null; // R1
-  const toc = p[0] as number;
-  const config = toc >> 3;
-  // Frame length in 1/400 s units (2.5 ms): SILK 10/20/40/60, Hybrid 10/20, CELT 2.5/5/10/20 ms.
-  const units =
-    config < 12 ? [4, 8, 16, 24][config & 3] : config < 16 ? [4, 8][config & 1] : [1, 2, 4, 8][config & 3];
-  const frameSamples = (units as number) * 120;
+  const toc = p[start] as number;
+  const frameSamples = OPUS_FRAME_SAMPLES[toc >> 3] as number;
   const code = toc & 3;
   if (code === 0) return n - 1 <= 1275 ? frameSamples : null;
   if (code === 1) return (n - 1) % 2 === 0 && (n - 1) / 2 <= 1275 ? 2 * frameSamples : null; // R3
   if (code === 2) {
     if (n < 2) return null; // R4
-    const b0 = p[1] as number;
+    const b0 = p[start + 1] as number;
     const lenBytes = b0 < 252 ? 1 : 2;
     if (n < 1 + lenBytes) return null;
-    const first = b0 < 252 ? b0 : b0 + 4 * (p[2] as number);
+    const first = b0 < 252 ? b0 : b0 + 4 * (p[start + 2] as number);
     const rest = n - 1 - lenBytes;
     return first <= rest && rest - first <= 1275 ? 2 * frameSamples : null;
   }
   if (n < 2) return null; // R6/R7: code 3 needs its frame-count byte
-  const fc = p[1] as number;
+  const fc = p[start + 1] as number;
   const frames = fc & 0x3f;
   if (frames === 0 || frames * frameSamples > 5760) return null; // R5: at most 120 ms
-  let i = 2;
+  let i = start + 2;
   let padding = 0;
   if (fc & 0x40) {
     for (;;) {
-      if (i >= n) return null;
+      if (i >= end) return null;
       const b = p[i++] as number;
       padding += b === 255 ? 254 : b;
       if (b !== 255) break;
@@ -44,20 +48,20 @@ export function opusPacketSamples(p: Uint8Array): number | null {
   if (fc & 0x80) {
     let sum = 0;
     for (let f = 0; f < frames - 1; f++) {
-      if (i >= n) return null;
+      if (i >= end) return null;
       const b0 = p[i++] as number;
       let len = b0;
       if (b0 >= 252) {
-        if (i >= n) return null;
+        if (i >= end) return null;
         len = b0 + 4 * (p[i++] as number);
       }
       if (len > 1275) return null;
       sum += len;
     }
-    const last = n - i - padding - sum;
+    const last = end - i - padding - sum;
     return last >= 0 && last <= 1275 ? frames * frameSamples : null;
   }
-  const data = n - i - padding;
+  const data = end - i - padding;
   return data >= 0 && data % frames === 0 && data / frames <= 1275 ? frames * frameSamples : null;
 }
 

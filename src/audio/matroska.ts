@@ -140,31 +140,46 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
   let blocks = 0;
   let pos = seg.data;
 
-  const element = async (at: number, limit: number, where: string): Promise<Head> => {
-    const h = head(r.view(at, 12) ?? (await r.read(at, 12)), 0, at);
+  // The element header at `at`, checked to fit its parent. Sync when the window holds it (the hot
+  // path: one call per block), so a cluster of hundreds of blocks costs no await per block.
+  const checked = (h: Head | null, at: number, limit: number, where: string): Head => {
     if (h === null) fail(`unreadable data at byte ${at} in the ${where}`);
     if (h.size !== null && h.data + h.size > limit) {
-      if (!(h.data + h.size <= r.size))
+      if (h.data + h.size > r.size) {
         fail(`truncated: element at byte ${at} declares ${h.size} bytes, ${r.size - h.data} present`);
+      }
       fail(`element at byte ${at} overruns the ${where} (corrupt)`);
     }
     return h;
   };
-  // A view of the element's bytes: used before the next read (which may reuse the window).
-  const whole = async (h: Head): Promise<Buffer> => {
-    if (!(h.size !== null && h.size <= MAX_ELEMENT_BYTES))
-      fail(`element at byte ${h.data} too large or of unknown size (corrupt)`);
-    return r.view(h.data, h.size) ?? (await r.read(h.data, h.size));
+  const element = (at: number, limit: number, where: string): Head | Promise<Head> => {
+    const b = r.view(at, 12);
+    if (b) return checked(head(b, 0, at), at, limit, where);
+    return r.read(at, 12).then((fresh) => checked(head(fresh, 0, at), at, limit, where));
   };
-  const block = (b: Buffer, clusterTs: number, durationTicks: number | null): void => {
-    const t = vint(b, 0, false);
-    if (!(t !== null && b.length >= t.length + 3)) fail('corrupt block');
+  // A view of the element's bytes: used before the next read (which may reuse the window).
+  const whole = (h: Head): Buffer | Promise<Buffer> => {
+    if (h.size === null || h.size > MAX_ELEMENT_BYTES) {
+      fail(`element at byte ${h.data} too large or of unknown size (corrupt)`);
+    }
+    return r.view(h.data, h.size) ?? r.read(h.data, h.size);
+  };
+  // A block's bytes are b[s, e): indices, not views, since this runs once per packet.
+  const block = (b: Buffer, s: number, e: number, clusterTs: number, durationTicks: number | null): void => {
+    const t = vint(b, s, false);
+    if (t === null || e - s < t.length + 3) fail('corrupt block');
     if (!track || t.value !== track.number) return;
-    const timecode = b.readInt16BE(t.length);
-    const lacing = ((b[t.length + 2] as number) >> 1) & 3;
-    const frames = laces(b.subarray(t.length + 3), lacing);
+    const p = s + t.length;
+    const timecode = b.readInt16BE(p);
+    const lacing = ((b[p + 2] as number) >> 1) & 3;
     let samples = 0;
-    for (const f of frames) samples += checkFrame(track, f, blocks);
+    let count = 1;
+    if (lacing === 0) samples = checkFrame(track, b, p + 3, e, blocks);
+    else {
+      const frames = laces(b.subarray(p + 3, e), lacing);
+      count = frames.length;
+      for (const f of frames) samples += checkFrame(track, f, 0, f.length, blocks);
+    }
     blocks++;
     const at = ((clusterTs + timecode) * scaleNs) / 1e9;
     const seconds =
@@ -172,7 +187,7 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
         ? (durationTicks * scaleNs) / 1e9
         : track.codec === 'A_OPUS'
           ? samples / 48000
-          : (track.defaultDurationNs * frames.length) / 1e9;
+          : (track.defaultDurationNs * count) / 1e9;
     start = Math.min(start, at);
     end = Math.max(end, at + seconds);
   };
@@ -184,11 +199,21 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
       let ts = 0;
       let at = h.data;
       while (at < clusterEnd) {
-        const c = await element(at, clusterEnd, 'Cluster');
+        const o = r.span(at, 12);
+        const c =
+          o >= 0
+            ? checked(head(r.buffer, o, at - o), at, clusterEnd, 'Cluster')
+            : await element(at, clusterEnd, 'Cluster');
         if (h.size === null && SEGMENT_LEVEL.has(c.id)) break; // the next cluster (or Cues...) ends this one
         if (c.size === null) fail(`element of unknown size at byte ${at} (corrupt)`);
-        if (c.id === CLUSTER_TIMESTAMP) ts = uint(await whole(c));
-        else if (c.id === SIMPLE_BLOCK) block(await whole(c), ts, null);
+        if (c.id === SIMPLE_BLOCK) {
+          const bo = r.span(c.data, c.size);
+          if (bo >= 0 && c.size <= MAX_ELEMENT_BYTES) block(r.buffer, bo, bo + c.size, ts, null);
+          else {
+            const b = await whole(c);
+            block(b, 0, b.length, ts, null);
+          }
+        } else if (c.id === CLUSTER_TIMESTAMP) ts = uint(await whole(c));
         else if (c.id === BLOCK_GROUP) {
           let data: Buffer | null = null;
           let duration: number | null = null;
@@ -196,7 +221,7 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
             if (id === BLOCK) data = v;
             else if (id === BLOCK_DURATION) duration = uint(v);
           }
-          if (data) block(data, ts, duration);
+          if (data) block(data, 0, data.length, ts, duration);
         }
         at = c.data + c.size;
       }
@@ -295,22 +320,22 @@ function laces(b: Buffer, lacing: number): Buffer[] {
   return frames;
 }
 
-/** Checks one audio frame as its codec requires; returns its samples at 48 kHz for Opus (else 0). */
-function checkFrame(track: Track, f: Buffer, index: number): number {
-  const where = `block ${index + 1}`;
+/** Checks one audio frame, b[s, e), as its codec requires; returns its samples at 48 kHz for Opus (else 0). */
+function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number): number {
   if (track.codec === 'A_OPUS') {
-    const n = opusPacketSamples(f);
-    if (n === null) fail(`${where} is not an Opus packet (corrupt)`);
+    const n = opusPacketSamples(b, s, e);
+    if (n === null) fail(`block ${index + 1} is not an Opus packet (corrupt)`);
     return n;
   }
   if (track.codec === 'A_VORBIS') {
-    if (!(f.length > 0 && ((f[0] as number) & 1) === 0))
-      fail(`${where} is not a Vorbis audio packet (corrupt)`);
+    if (e <= s || ((b[s] as number) & 1) !== 0)
+      fail(`block ${index + 1} is not a Vorbis audio packet (corrupt)`);
   } else if (track.aac) {
-    const problem = aacFrameProblem(f, track.aac);
-    if (problem !== null) fail(`${where}: ${problem} (corrupt)`);
+    const problem = aacFrameProblem(b.subarray(s, e), track.aac);
+    if (problem !== null) fail(`block ${index + 1}: ${problem} (corrupt)`);
   } else if (track.codec === 'A_MPEG/L3') {
-    if (parseMpegHeader(f) === null) fail(`${where} is not an MPEG audio frame (corrupt)`);
+    if (parseMpegHeader(b.subarray(s, e)) === null)
+      fail(`block ${index + 1} is not an MPEG audio frame (corrupt)`);
   }
   return 0;
 }

@@ -49,7 +49,7 @@ export async function mp3Seconds(r: ByteReader): Promise<number> {
     if (pos + h.length > end) fail(`truncated: the last frame is cut (${end - pos} of ${h.length} bytes)`);
     if (h.layer === 3 && (h.crc || !first)) {
       const side = sideInfoBytes(h.version, h.mono);
-      const f = await r.read(pos, 6 + side + 120);
+      const f = r.view(pos, 6 + side + 120) ?? (await r.read(pos, 6 + side + 120));
       if (h.crc) {
         const expected = f.readUInt16BE(4);
         const got = crc16(f.subarray(6, 6 + side), crc16(f.subarray(2, 4), 0xffff));

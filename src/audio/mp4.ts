@@ -9,8 +9,11 @@ import {
 import { fail } from './invalid-audio.js';
 import { isZeros } from './zeros.js';
 
-/** The longest moov or moof read whole; an audio file of a few MiB has one of some KiB. */
-const MAX_BOX_BYTES = 4 * 1024 * 1024;
+/**
+ * The longest moov or moof read whole, a bound on memory: a 10 MiB AAC file of 40 minutes has a moov
+ * of about 0.5 MiB.
+ */
+const MAX_BOX_BYTES = 2 * 1024 * 1024;
 
 /** Boxes of a box body held in memory (ISO 14496-12 §4.2), each checked to fit. */
 function* boxes(b: Buffer, what: string): Generator<[string, Buffer]> {
@@ -104,13 +107,7 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
     mdats.some(([a, b]) => offset >= a && offset + size <= b);
   let sampleIndex = 0;
   let ticks = 0;
-  const sample = async (offset: number, size: number, total: number): Promise<void> => {
-    const n = sampleIndex++;
-    if (!(offset + size <= r.size))
-      fail(`truncated: sample ${n + 1} of ${total} lies past the end of the file (byte ${offset})`);
-    if (!inMdat(offset, size)) fail(`sample ${n + 1} at byte ${offset} is outside the media data (corrupt)`);
-    if (trak.payload.kind === 'none' || size === 0) return;
-    const data = r.view(offset, size) ?? (await r.read(offset, size));
+  const checkData = (data: Buffer, n: number, offset: number): void => {
     const where = `sample ${n + 1} at byte ${offset}`;
     if (trak.payload.kind === 'aac') {
       const problem = aacFrameProblem(data, trak.payload.config);
@@ -118,6 +115,21 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
     } else if (trak.payload.kind === 'opus') {
       if (opusPacketSamples(data) === null) fail(`${where} is not an Opus packet (corrupt)`);
     } else if (parseMpegHeader(data) === null) fail(`${where} is not an MPEG audio frame (corrupt)`);
+  };
+  // Sync when the window holds the sample (the hot path), a promise only when it must be read.
+  const sample: SampleCheck = (offset, size, total) => {
+    const n = sampleIndex++;
+    if (offset + size > r.size) {
+      fail(`truncated: sample ${n + 1} of ${total} lies past the end of the file (byte ${offset})`);
+    }
+    if (!inMdat(offset, size)) fail(`sample ${n + 1} at byte ${offset} is outside the media data (corrupt)`);
+    if (trak.payload.kind === 'none' || size === 0) return undefined;
+    const data = r.view(offset, size);
+    if (data) {
+      checkData(data, n, offset);
+      return undefined;
+    }
+    return r.read(offset, size).then((fresh) => checkData(fresh, n, offset));
   };
 
   ticks += await sampleTable(trak, sample);
@@ -247,7 +259,8 @@ function esdsPayload(b: Buffer): Payload {
   return config ? { kind: 'aac', config } : { kind: 'none' };
 }
 
-type SampleCheck = (offset: number, size: number, total: number) => Promise<void>;
+/** Checks one sample; a promise only when its bytes had to be read. */
+type SampleCheck = (offset: number, size: number, total: number) => Promise<void> | undefined;
 
 /** Walks the moov sample table (stts, stsz, stsc, stco/co64); returns the ticks it lasts. */
 async function sampleTable(trak: Trak, sample: SampleCheck): Promise<number> {
@@ -289,7 +302,8 @@ async function sampleTable(trak: Trak, sample: SampleCheck): Promise<number> {
         if (!(index < count))
           fail(`sample tables disagree: chunks hold more than ${count} samples (corrupt)`);
         const size = fixed || stsz.readUInt32BE(12 + 4 * index);
-        await sample(offset, size, count);
+        const pending = sample(offset, size, count);
+        if (pending) await pending;
         offset += size;
         index++;
       }
@@ -346,7 +360,8 @@ async function fragment(traf: Buffer, moofStart: number, trak: Trak, sample: Sam
         j += 4;
       }
       j += (tf & 0x400 ? 4 : 0) + (tf & 0x800 ? 4 : 0);
-      await sample(offset, size, count);
+      const pending = sample(offset, size, count);
+      if (pending) await pending;
       offset += size;
       ticks += duration;
     }
