@@ -97,6 +97,20 @@ export class ByteReader {
     return this.window.subarray(position - this.windowStart, end - this.windowStart);
   }
 
+  /**
+   * A copy of [position, position + length) in a buffer of its own, read without disturbing the
+   * window: for a structure kept while the file is walked (an MP4 moov, a WebM Tracks).
+   */
+  async copy(position: number, length: number): Promise<Buffer> {
+    const end = Math.min(position + length, this.size);
+    if (end <= position) return Buffer.alloc(0);
+    if (this.file === null) return Buffer.from(this.window.subarray(position, end));
+    this.signal?.throwIfAborted();
+    const out = Buffer.allocUnsafe(end - position);
+    const { bytesRead } = await this.file.read(out, 0, out.length, position);
+    return out.subarray(0, bytesRead);
+  }
+
   /** Releases the file (if any). */
   async close(): Promise<void> {
     await this.file?.close();

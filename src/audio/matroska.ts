@@ -157,6 +157,13 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
     if (b) return checked(head(b, 0, at), at, limit, where);
     return r.read(at, 12).then((fresh) => checked(head(fresh, 0, at), at, limit, where));
   };
+  // A copy of a master element kept while the file is walked (Info, Tracks), within the bound.
+  const kept = (h: Head): Promise<Buffer> => {
+    if (h.size === null || h.size > MAX_ELEMENT_BYTES) {
+      fail(`element at byte ${h.data} too large or of unknown size (corrupt)`);
+    }
+    return r.copy(h.data, h.size);
+  };
   // A view of the element's bytes: used before the next read (which may reuse the window).
   const whole = (h: Head): Buffer | Promise<Buffer> => {
     if (h.size === null || h.size > MAX_ELEMENT_BYTES) {
@@ -230,13 +237,13 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
     }
     if (h.size === null) fail(`element of unknown size at byte ${pos} (corrupt)`);
     if (h.id === INFO) {
-      for (const [id, v] of children(Buffer.from(await whole(h)), 'Info')) {
+      for (const [id, v] of children(await kept(h), 'Info')) {
         if (id === TIMESTAMP_SCALE) scaleNs = uint(v) || 1e6;
         else if (id === DURATION && (v.length === 4 || v.length === 8))
           declared = v.length === 4 ? v.readFloatBE(0) : v.readDoubleBE(0);
       }
     } else if (h.id === TRACKS && !track) {
-      track = audioTrack(Buffer.from(await whole(h)));
+      track = audioTrack(await kept(h));
       if (track === null) fail('no audio track');
     }
     pos = h.data + h.size;

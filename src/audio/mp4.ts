@@ -151,7 +151,7 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
 
 async function wholeBox(r: ByteReader, box: { type: string; body: number; end: number }): Promise<Buffer> {
   if (!(box.end - box.body <= MAX_BOX_BYTES)) fail(`${box.type} box too large`);
-  return Buffer.from(await r.read(box.body, box.end - box.body));
+  return r.copy(box.body, box.end - box.body);
 }
 
 /** The first trak whose handler is 'soun', with what is needed to walk its samples. */
