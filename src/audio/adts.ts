@@ -45,10 +45,10 @@ export async function adtsSeconds(r: ByteReader): Promise<number> {
       },
     };
     if (rawBlocks === 1) {
-      const frame =
-        r.view(pos + headerBytes, length - headerBytes) ??
-        (await r.read(pos + headerBytes, length - headerBytes));
-      const problem = aacFrameProblem(frame, first.config);
+      const at = r.span(pos + headerBytes, length - headerBytes);
+      const frame = at >= 0 ? r.buffer : await r.read(pos + headerBytes, length - headerBytes);
+      const s = Math.max(at, 0);
+      const problem = aacFrameProblem(frame, first.config, s, s + length - headerBytes);
       if (problem !== null) fail(`frame ${frames + 1} at byte ${pos}: ${problem} (corrupt)`);
     }
     frames++;

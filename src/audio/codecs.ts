@@ -67,13 +67,22 @@ export function opusPacketSamples(p: Uint8Array, start = 0, end = p.length): num
 
 /** Reads bits MSB-first; reading past the end yields zeros and sets `overrun`. */
 class Bits {
-  private pos = 0;
+  private pos: number;
+  private readonly end: number;
   overrun = false;
-  constructor(private readonly bytes: Uint8Array) {}
+  /** Over bytes[start, end) (bit positions count from the start of `bytes`). */
+  constructor(
+    private readonly bytes: Uint8Array,
+    start = 0,
+    end = bytes.length,
+  ) {
+    this.pos = start * 8;
+    this.end = end * 8;
+  }
   read(count: number): number {
     let v = 0;
     for (let k = 0; k < count; k++) {
-      const byte = this.bytes[this.pos >> 3];
+      const byte = this.pos < this.end ? this.bytes[this.pos >> 3] : undefined;
       if (byte === undefined) this.overrun = true;
       v = v * 2 + (((byte ?? 0) >> (7 - (this.pos & 7))) & 1);
       this.pos++;
@@ -82,7 +91,7 @@ class Bits {
   }
   skip(count: number): void {
     this.pos += count;
-    if (this.pos > this.bytes.length * 8) this.overrun = true;
+    if (this.pos > this.end) this.overrun = true;
   }
   align(): void {
     this.pos = (this.pos + 7) & ~7;
@@ -134,12 +143,18 @@ export function parseAudioSpecificConfig(bytes: Uint8Array): AacConfig | null {
  * data elements, then a channel element whose ics_info has its reserved bit clear, no more
  * scalefactor bands than its sample rate has, and (in AAC LC) no prediction. Otherwise a reason.
  * Only the GA object types (Main, LC, SSR, LTP) with a known rate are checked; others pass.
+ * The frame is frame[start, end).
  */
-export function aacFrameProblem(frame: Uint8Array, config: AacConfig): string | null {
+export function aacFrameProblem(
+  frame: Uint8Array,
+  config: AacConfig,
+  start = 0,
+  end = frame.length,
+): string | null {
   if (config.objectType < 1 || config.objectType > 4 || config.rateIndex < 0 || config.rateIndex > 12)
     return null;
-  if (frame.length === 0) return null; // an empty access unit carries nothing to check
-  const b = new Bits(frame);
+  if (end <= start) return null; // an empty access unit carries nothing to check
+  const b = new Bits(frame, start, end);
   for (let element = 0; element < 8; element++) {
     const id = b.read(3);
     if (id === 4) {

@@ -103,18 +103,23 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
   const trak = soundTrak(moov, movieTimescale);
   if (trak === null) fail('no sound track');
 
-  const inMdat = (offset: number, size: number): boolean =>
-    mdats.some(([a, b]) => offset >= a && offset + size <= b);
+  const inMdat = (offset: number, size: number): boolean => {
+    for (const [a, b] of mdats) if (offset >= a && offset + size <= b) return true;
+    return false;
+  };
   let sampleIndex = 0;
   let ticks = 0;
-  const checkData = (data: Buffer, n: number, offset: number): void => {
-    const where = `sample ${n + 1} at byte ${offset}`;
+  // The sample is data[s, e): indices, not a view, since this runs once per sample.
+  const checkData = (data: Buffer, s: number, e: number, n: number, offset: number): void => {
     if (trak.payload.kind === 'aac') {
-      const problem = aacFrameProblem(data, trak.payload.config);
-      if (problem !== null) fail(`${where}: ${problem} (corrupt)`);
+      const problem = aacFrameProblem(data, trak.payload.config, s, e);
+      if (problem !== null) fail(`sample ${n + 1} at byte ${offset}: ${problem} (corrupt)`);
     } else if (trak.payload.kind === 'opus') {
-      if (opusPacketSamples(data) === null) fail(`${where} is not an Opus packet (corrupt)`);
-    } else if (parseMpegHeader(data) === null) fail(`${where} is not an MPEG audio frame (corrupt)`);
+      if (opusPacketSamples(data, s, e) === null)
+        fail(`sample ${n + 1} at byte ${offset} is not an Opus packet (corrupt)`);
+    } else if (parseMpegHeader(data.subarray(s, e)) === null) {
+      fail(`sample ${n + 1} at byte ${offset} is not an MPEG audio frame (corrupt)`);
+    }
   };
   // Sync when the window holds the sample (the hot path), a promise only when it must be read.
   const sample: SampleCheck = (offset, size, total) => {
@@ -124,12 +129,12 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
     }
     if (!inMdat(offset, size)) fail(`sample ${n + 1} at byte ${offset} is outside the media data (corrupt)`);
     if (trak.payload.kind === 'none' || size === 0) return undefined;
-    const data = r.view(offset, size);
-    if (data) {
-      checkData(data, n, offset);
+    const at = r.span(offset, size);
+    if (at >= 0) {
+      checkData(r.buffer, at, at + size, n, offset);
       return undefined;
     }
-    return r.read(offset, size).then((fresh) => checkData(fresh, n, offset));
+    return r.read(offset, size).then((fresh) => checkData(fresh, 0, fresh.length, n, offset));
   };
 
   ticks += await sampleTable(trak, sample);
