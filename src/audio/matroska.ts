@@ -327,7 +327,7 @@ function laces(b: Buffer, lacing: number): Buffer[] {
   return frames;
 }
 
-/** Checks one audio frame, b[s, e), as its codec requires; returns its samples at 48 kHz for Opus (else 0). */
+/** Checks one audio frame, b[s, e), as its codec requires; returns its 48 kHz samples for Opus, else 0. */
 function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number): number {
   if (track.codec === 'A_OPUS') {
     const n = opusPacketSamples(b, s, e);

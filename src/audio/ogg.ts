@@ -198,7 +198,8 @@ function packet(s: Stream, p: Buffer, where: string): void {
     }
     return;
   }
-  if (s.codec === 'other' || p.length === 0) return; // an empty packet holds no audio (ffmpeg ends Ogg FLAC with one)
+  // An empty packet holds no audio (ffmpeg ends Ogg FLAC with one).
+  if (s.codec === 'other' || p.length === 0) return;
   if (s.codec === 'flac' && s.headerPackets === -1 && !(p[0] === 0xff && ((p[1] as number) & 0xfe) === 0xf8))
     return;
   if (index <= s.headerPackets) {
