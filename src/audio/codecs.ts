@@ -1,0 +1,251 @@
+/**
+ * What a container's packets must look like inside, checked without decoding: the framing every
+ * Opus packet obeys (RFC 6716 §3.2), the first syntax elements of an AAC frame (ISO 14496-3
+ * §4.4.2), and an MPEG audio frame header (ISO 11172-3 §2.4.2.3). Random or overwritten bytes
+ * break these rules within a few packets, while a real encoder's output always keeps them.
+ */
+
+/** Samples at 48 kHz of one Opus frame by TOC config: SILK 10/20/40/60, Hybrid 10/20, CELT 2.5/5/10/20 ms. */
+const OPUS_FRAME_SAMPLES = Array.from({ length: 32 }, (_, c) =>
+  c < 12 ? [480, 960, 1920, 2880][c & 3] : c < 16 ? [480, 960][c & 1] : [120, 240, 480, 960][c & 3],
+) as number[];
+
+/**
+ * Samples (at 48 kHz) in the Opus packet p[start, end), or null when it breaks RFC 6716's rules
+ * R1–R7. Indices rather than a view: it runs once per packet, thousands of times a file.
+ */
+export function opusPacketSamples(p: Uint8Array, start = 0, end = p.length): number | null {
+  const n = end - start;
+  if (n < 1) return null; // R1
+  const toc = p[start] as number;
+  const frameSamples = OPUS_FRAME_SAMPLES[toc >> 3] as number;
+  const code = toc & 3;
+  if (code === 0) return n - 1 <= 1275 ? frameSamples : null;
+  if (code === 1) return (n - 1) % 2 === 0 && (n - 1) / 2 <= 1275 ? 2 * frameSamples : null; // R3
+  if (code === 2) {
+    if (n < 2) return null; // R4
+    const b0 = p[start + 1] as number;
+    const lenBytes = b0 < 252 ? 1 : 2;
+    if (n < 1 + lenBytes) return null;
+    const first = b0 < 252 ? b0 : b0 + 4 * (p[start + 2] as number);
+    const rest = n - 1 - lenBytes;
+    return first <= rest && rest - first <= 1275 ? 2 * frameSamples : null;
+  }
+  if (n < 2) return null; // R6/R7: code 3 needs its frame-count byte
+  const fc = p[start + 1] as number;
+  const frames = fc & 0x3f;
+  if (frames === 0 || frames * frameSamples > 5760) return null; // R5: at most 120 ms
+  let i = start + 2;
+  let padding = 0;
+  if (fc & 0x40) {
+    for (;;) {
+      if (i >= end) return null;
+      const b = p[i++] as number;
+      padding += b === 255 ? 254 : b;
+      if (b !== 255) break;
+    }
+  }
+  if (fc & 0x80) {
+    let sum = 0;
+    for (let f = 0; f < frames - 1; f++) {
+      if (i >= end) return null;
+      const b0 = p[i++] as number;
+      let len = b0;
+      if (b0 >= 252) {
+        if (i >= end) return null;
+        len = b0 + 4 * (p[i++] as number);
+      }
+      if (len > 1275) return null;
+      sum += len;
+    }
+    const last = end - i - padding - sum;
+    return last >= 0 && last <= 1275 ? frames * frameSamples : null;
+  }
+  const data = end - i - padding;
+  return data >= 0 && data % frames === 0 && data / frames <= 1275 ? frames * frameSamples : null;
+}
+
+/** Reads bits MSB-first; reading past the end yields zeros and sets `overrun`. */
+class Bits {
+  private pos: number;
+  private readonly end: number;
+  overrun = false;
+  /** Over bytes[start, end) (bit positions count from the start of `bytes`). */
+  constructor(
+    private readonly bytes: Uint8Array,
+    start = 0,
+    end = bytes.length,
+  ) {
+    this.pos = start * 8;
+    this.end = end * 8;
+  }
+  read(count: number): number {
+    let v = 0;
+    for (let k = 0; k < count; k++) {
+      const byte = this.pos < this.end ? this.bytes[this.pos >> 3] : undefined;
+      if (byte === undefined) this.overrun = true;
+      v = v * 2 + (((byte ?? 0) >> (7 - (this.pos & 7))) & 1);
+      this.pos++;
+    }
+    return v;
+  }
+  skip(count: number): void {
+    this.pos += count;
+    if (this.pos > this.end) this.overrun = true;
+  }
+  align(): void {
+    this.pos = (this.pos + 7) & ~7;
+  }
+}
+
+/** The AAC sampling rates by sampling_frequency_index (ISO 14496-3 Table 1.18). */
+export const AAC_RATES = [
+  96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+];
+// Scalefactor bands per long and short window, by sampling_frequency_index (§4.5.4, Tables 4.129ff.).
+const SWB_LONG = [41, 41, 47, 49, 49, 51, 47, 47, 43, 43, 43, 40, 40];
+const SWB_SHORT = [12, 12, 12, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15];
+
+/** What an AAC frame check needs from the stream's configuration. */
+export interface AacConfig {
+  /** The core audio object type: 1 Main, 2 LC, 3 SSR, 4 LTP (SBR/PS ride on an LC core). */
+  objectType: number;
+  /** sampling_frequency_index of the core coder (an explicit rate maps to none: -1). */
+  rateIndex: number;
+  sampleRate: number;
+  channelConfig: number;
+}
+
+/** Parses an AudioSpecificConfig (MP4 `esds`; ISO 14496-3 §1.6.2.1), or null when it is not one. */
+export function parseAudioSpecificConfig(bytes: Uint8Array): AacConfig | null {
+  const b = new Bits(bytes);
+  const objectType = (): number => {
+    const t = b.read(5);
+    return t === 31 ? 32 + b.read(6) : t;
+  };
+  const rate = (): [number, number] => {
+    const i = b.read(4);
+    return i === 15 ? [-1, b.read(24)] : [i, AAC_RATES[i] ?? 0];
+  };
+  let type = objectType();
+  const [rateIndex, sampleRate] = rate();
+  const channelConfig = b.read(4);
+  if (type === 5 || type === 29) {
+    rate(); // the SBR output rate; the core coder runs at the rate above
+    type = objectType();
+  }
+  if (b.overrun || sampleRate === 0) return null;
+  return { objectType: type, rateIndex, sampleRate, channelConfig };
+}
+
+/**
+ * Null when the AAC frame's first syntax elements are what an encoder writes: optional fill and
+ * data elements, then a channel element whose ics_info has its reserved bit clear, no more
+ * scalefactor bands than its sample rate has, and (in AAC LC) no prediction. Otherwise a reason.
+ * Only the GA object types (Main, LC, SSR, LTP) with a known rate are checked; others pass.
+ * The frame is frame[start, end).
+ */
+export function aacFrameProblem(
+  frame: Uint8Array,
+  config: AacConfig,
+  start = 0,
+  end = frame.length,
+): string | null {
+  if (config.objectType < 1 || config.objectType > 4 || config.rateIndex < 0 || config.rateIndex > 12)
+    return null;
+  if (end <= start) return null; // an empty access unit carries nothing to check
+  const b = new Bits(frame, start, end);
+  for (let element = 0; element < 8; element++) {
+    const id = b.read(3);
+    if (id === 4) {
+      // DSE: element_instance_tag, data_byte_align_flag, count (+ escape), the bytes
+      b.read(4);
+      const align = b.read(1);
+      let count = b.read(8);
+      if (count === 255) count += b.read(8);
+      if (align) b.align();
+      b.skip(count * 8);
+    } else if (id === 6) {
+      // FIL: count (+ escape), the bytes
+      let count = b.read(4);
+      if (count === 15) count += b.read(8) - 1;
+      b.skip(count * 8);
+    } else if (id === 0 || id === 1 || id === 3) {
+      b.read(4); // element_instance_tag
+      if (id !== 1 || b.read(1) === 0) b.read(8); // global_gain of an ICS without common window
+      if (b.read(1) !== 0) return 'AAC frame with its reserved bit set';
+      const windowSequence = b.read(2);
+      b.read(1);
+      const short = windowSequence === 2;
+      const maxSfb = b.read(short ? 4 : 6);
+      const limit = (short ? SWB_SHORT : SWB_LONG)[config.rateIndex] as number;
+      if (maxSfb > limit) return `AAC frame with ${maxSfb} scalefactor bands (at most ${limit})`;
+      if (!short && config.objectType === 2 && b.read(1) !== 0) return 'AAC LC frame with prediction';
+      return b.overrun ? 'AAC frame cut short' : null;
+    } else if (id === 2 || id === 5) {
+      return null; // a coupling channel or program config element: legal, not checked further
+    } else {
+      return 'AAC frame with no channel element';
+    }
+    if (b.overrun) return 'AAC frame cut short';
+  }
+  return 'AAC frame with no channel element';
+}
+
+/** An MPEG audio frame header (ISO 11172-3 / 13818-3). */
+export interface MpegHeader {
+  /** 1 (MPEG-1), 2 (MPEG-2) or 2.5. */
+  version: number;
+  layer: number;
+  sampleRate: number;
+  bitrate: number;
+  /** Bytes in the frame, header included. */
+  length: number;
+  /** Samples per channel the frame decodes to. */
+  samples: number;
+  mono: boolean;
+  /** Whether a CRC-16 follows the header (protection_bit 0). */
+  crc: boolean;
+}
+
+const MPEG_BITRATES: Record<string, number[]> = {
+  '1-1': [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
+  '1-2': [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
+  '1-3': [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
+  '2-1': [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
+  '2-2': [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+};
+const MPEG_RATES: Record<number, number[]> = {
+  1: [44100, 48000, 32000],
+  2: [22050, 24000, 16000],
+  2.5: [11025, 12000, 8000],
+};
+
+/**
+ * The MPEG audio frame header at b[0..3], or null when those bytes are not one: sync, a defined
+ * version, layer, bitrate (free format is not accepted: its frames have no stated length) and
+ * sample rate, and no reserved emphasis.
+ */
+export function parseMpegHeader(b: Uint8Array): MpegHeader | null {
+  if (b.length < 4 || b[0] !== 0xff || ((b[1] as number) & 0xe0) !== 0xe0) return null;
+  const b1 = b[1] as number;
+  const b2 = b[2] as number;
+  const b3 = b[3] as number;
+  const version = [2.5, 0, 2, 1][(b1 >> 3) & 3] as number;
+  const layer = [0, 3, 2, 1][(b1 >> 1) & 3] as number;
+  const bitrateIndex = b2 >> 4;
+  const rateIndex = (b2 >> 2) & 3;
+  if (version === 0 || layer === 0 || bitrateIndex === 0 || bitrateIndex === 15 || rateIndex === 3)
+    return null;
+  if ((b3 & 3) === 2) return null; // reserved emphasis
+  const table = version === 1 ? `1-${layer}` : layer === 1 ? '2-1' : '2-2';
+  const bitrate = (MPEG_BITRATES[table] as number[])[bitrateIndex] as number;
+  const sampleRate = (MPEG_RATES[version] as number[])[rateIndex] as number;
+  const padding = (b2 >> 1) & 1;
+  const samples = layer === 1 ? 384 : layer === 3 && version !== 1 ? 576 : 1152;
+  const length =
+    layer === 1
+      ? (Math.floor((12 * bitrate * 1000) / sampleRate) + padding) * 4
+      : Math.floor(((samples / 8) * bitrate * 1000) / sampleRate) + padding;
+  return { version, layer, sampleRate, bitrate, length, samples, mono: b3 >> 6 === 3, crc: (b1 & 1) === 0 };
+}

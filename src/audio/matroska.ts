@@ -1,0 +1,348 @@
+import type { ByteReader } from './byte-reader.js';
+import {
+  type AacConfig,
+  aacFrameProblem,
+  opusPacketSamples,
+  parseAudioSpecificConfig,
+  parseMpegHeader,
+} from './codecs.js';
+import { fail } from './invalid-audio.js';
+import { isZeros } from './zeros.js';
+
+// Element IDs (Matroska, RFC 9559 §5.1), written with their length marker bits as stored.
+const EBML = 0x1a45dfa3;
+const DOC_TYPE = 0x4282;
+const SEGMENT = 0x18538067;
+const INFO = 0x1549a966;
+const TIMESTAMP_SCALE = 0x2ad7b1;
+const DURATION = 0x4489;
+const TRACKS = 0x1654ae6b;
+const TRACK_ENTRY = 0xae;
+const TRACK_NUMBER = 0xd7;
+const TRACK_TYPE = 0x83;
+const CODEC_ID = 0x86;
+const CODEC_PRIVATE = 0x63a2;
+const DEFAULT_DURATION = 0x23e383;
+const CLUSTER = 0x1f43b675;
+const CLUSTER_TIMESTAMP = 0xe7;
+const SIMPLE_BLOCK = 0xa3;
+const BLOCK_GROUP = 0xa0;
+const BLOCK = 0xa1;
+const BLOCK_DURATION = 0x9b;
+/** Elements that may follow a cluster of unknown size at segment level, so they end it. */
+const SEGMENT_LEVEL = new Set([
+  0x114d9b74,
+  INFO,
+  TRACKS,
+  CLUSTER,
+  0x1c53bb6b,
+  0x1941a469,
+  0x1043a770,
+  0x1254c367,
+]);
+/** The longest master element read whole (Info, Tracks, a block group, a block). */
+const MAX_ELEMENT_BYTES = 1024 * 1024;
+/** How far past the blocks a declared Duration may reach: writers store the last timestamp or the end. */
+const DURATION_SLACK_SECONDS = 0.25;
+
+interface Head {
+  id: number;
+  /** null: unknown size (all value bits set), allowed for Segment and Cluster. */
+  size: number | null;
+  data: number;
+}
+
+/** An EBML variable-size integer at b[i] (RFC 8794 §4). */
+function vint(
+  b: Uint8Array,
+  i: number,
+  asId: boolean,
+): { value: number; length: number; unknown: boolean } | null {
+  const first = b[i];
+  if (first === undefined || first === 0) return null;
+  const length = Math.clz32(first) - 23;
+  if (length > (asId ? 4 : 8) || i + length > b.length) return null;
+  let value = asId ? first : first & (0xff >> length);
+  let allOnes = value === 0xff >> length;
+  for (let k = 1; k < length; k++) {
+    const byte = b[i + k] as number;
+    value = value * 256 + byte;
+    allOnes &&= byte === 0xff;
+  }
+  return { value, length, unknown: !asId && allOnes };
+}
+
+/** The element header at b[i], or null when it is not one. */
+function head(b: Uint8Array, i: number, base = 0): Head | null {
+  const id = vint(b, i, true);
+  if (!id) return null;
+  const size = vint(b, i + id.length, false);
+  if (!size) return null;
+  return { id: id.value, size: size.unknown ? null : size.value, data: base + i + id.length + size.length };
+}
+
+/** The children of a master element held in memory, each checked to fit inside it. */
+function* children(b: Buffer, what: string): Generator<[number, Buffer]> {
+  let i = 0;
+  while (i < b.length) {
+    const h = head(b, i);
+    if (!(h !== null && h.size !== null && h.data + h.size <= b.length)) fail(`corrupt ${what}`);
+    yield [h.id, b.subarray(h.data, h.data + h.size)];
+    i = h.data + h.size;
+  }
+}
+
+function uint(b: Buffer): number {
+  return b.length === 0 ? 0 : b.readUIntBE(0, Math.min(b.length, 6));
+}
+
+interface Track {
+  number: number;
+  codec: string;
+  aac: AacConfig | null;
+  defaultDurationNs: number;
+}
+
+/**
+ * WebM / Matroska: the length runs from the first block of the (first) audio track to the end
+ * of its last one, block timestamps plus each block's duration (its BlockDuration, else the
+ * Opus packets' own frame durations, else the track's DefaultDuration). Chromium's
+ * MediaRecorder writes no Duration at all with a timeslice and clusters of unknown size: none of
+ * that is needed. Every element must fit in its parent, and every audio frame is checked as its
+ * codec requires (Opus framing, AAC syntax, MPEG headers). Rules:
+ * - truncated: an element (the Segment, a Cluster, a block) declares more bytes than the file
+ *   holds;
+ * - truncated: the Info Duration reaches more than 0.25 s past the last block's end;
+ * - corrupt: an element that does not fit its parent, bytes that are no element, a frame its
+ *   codec would refuse; tolerated: zero padding after the Segment.
+ */
+export async function matroskaSeconds(r: ByteReader): Promise<number> {
+  const top = head(await r.read(0, 12), 0);
+  if (!(top !== null && top.id === EBML && top.size !== null && top.size < 4096)) fail('no EBML header');
+  const ebml = Buffer.from(await r.read(top.data, top.size));
+  if (ebml.length !== top.size) fail('truncated: EBML header cut short');
+  for (const [id, v] of children(ebml, 'EBML header')) {
+    if (id === DOC_TYPE)
+      if (!['webm', 'matroska'].includes(v.toString('latin1').replace(/\0+$/, '')))
+        fail('not a WebM or Matroska file');
+  }
+  const seg = head(await r.read(top.data + top.size, 12), 0, top.data + top.size);
+  if (!(seg !== null && seg.id === SEGMENT)) fail('no Segment after the EBML header');
+  const segEnd = seg.size === null ? r.size : seg.data + seg.size;
+  if (segEnd > r.size)
+    fail(`truncated: the Segment declares ${seg.size} bytes, ${r.size - seg.data} present`);
+
+  let scaleNs = 1e6;
+  let declared: number | null = null;
+  let track: Track | null = null;
+  let start = Number.POSITIVE_INFINITY;
+  let end = 0;
+  let blocks = 0;
+  let pos = seg.data;
+
+  // The element header at `at`, checked to fit its parent. Sync when the window holds it (the hot
+  // path: one call per block), so a cluster of hundreds of blocks costs no await per block.
+  const checked = (h: Head | null, at: number, limit: number, where: string): Head => {
+    if (h === null) fail(`unreadable data at byte ${at} in the ${where}`);
+    if (h.size !== null && h.data + h.size > limit) {
+      if (h.data + h.size > r.size) {
+        fail(`truncated: element at byte ${at} declares ${h.size} bytes, ${r.size - h.data} present`);
+      }
+      fail(`element at byte ${at} overruns the ${where} (corrupt)`);
+    }
+    return h;
+  };
+  const element = (at: number, limit: number, where: string): Head | Promise<Head> => {
+    const b = r.view(at, 12);
+    if (b) return checked(head(b, 0, at), at, limit, where);
+    return r.read(at, 12).then((fresh) => checked(head(fresh, 0, at), at, limit, where));
+  };
+  // A copy of a master element kept while the file is walked (Info, Tracks), within the bound.
+  const kept = (h: Head): Promise<Buffer> => {
+    if (h.size === null || h.size > MAX_ELEMENT_BYTES) {
+      fail(`element at byte ${h.data} too large or of unknown size (corrupt)`);
+    }
+    return r.copy(h.data, h.size);
+  };
+  // A view of the element's bytes: used before the next read (which may reuse the window).
+  const whole = (h: Head): Buffer | Promise<Buffer> => {
+    if (h.size === null || h.size > MAX_ELEMENT_BYTES) {
+      fail(`element at byte ${h.data} too large or of unknown size (corrupt)`);
+    }
+    return r.view(h.data, h.size) ?? r.read(h.data, h.size);
+  };
+  // A block's bytes are b[s, e): indices, not views, since this runs once per packet.
+  const block = (b: Buffer, s: number, e: number, clusterTs: number, durationTicks: number | null): void => {
+    const t = vint(b, s, false);
+    if (t === null || e - s < t.length + 3) fail('corrupt block');
+    if (!track || t.value !== track.number) return;
+    const p = s + t.length;
+    const timecode = b.readInt16BE(p);
+    const lacing = ((b[p + 2] as number) >> 1) & 3;
+    let samples = 0;
+    let count = 1;
+    if (lacing === 0) samples = checkFrame(track, b, p + 3, e, blocks);
+    else {
+      const frames = laces(b.subarray(p + 3, e), lacing);
+      count = frames.length;
+      for (const f of frames) samples += checkFrame(track, f, 0, f.length, blocks);
+    }
+    blocks++;
+    const at = ((clusterTs + timecode) * scaleNs) / 1e9;
+    const seconds =
+      durationTicks !== null
+        ? (durationTicks * scaleNs) / 1e9
+        : track.codec === 'A_OPUS'
+          ? samples / 48000
+          : (track.defaultDurationNs * count) / 1e9;
+    start = Math.min(start, at);
+    end = Math.max(end, at + seconds);
+  };
+
+  while (pos < segEnd) {
+    const h = await element(pos, segEnd, 'Segment');
+    if (h.id === CLUSTER) {
+      const clusterEnd = h.size === null ? segEnd : h.data + h.size;
+      let ts = 0;
+      let at = h.data;
+      while (at < clusterEnd) {
+        const o = r.span(at, 12);
+        const c =
+          o >= 0
+            ? checked(head(r.buffer, o, at - o), at, clusterEnd, 'Cluster')
+            : await element(at, clusterEnd, 'Cluster');
+        if (h.size === null && SEGMENT_LEVEL.has(c.id)) break; // the next cluster (or Cues...) ends this one
+        if (c.size === null) fail(`element of unknown size at byte ${at} (corrupt)`);
+        if (c.id === SIMPLE_BLOCK) {
+          const bo = r.span(c.data, c.size);
+          if (bo >= 0 && c.size <= MAX_ELEMENT_BYTES) block(r.buffer, bo, bo + c.size, ts, null);
+          else {
+            const b = await whole(c);
+            block(b, 0, b.length, ts, null);
+          }
+        } else if (c.id === CLUSTER_TIMESTAMP) ts = uint(await whole(c));
+        else if (c.id === BLOCK_GROUP) {
+          let data: Buffer | null = null;
+          let duration: number | null = null;
+          for (const [id, v] of children(await whole(c), 'BlockGroup')) {
+            if (id === BLOCK) data = v;
+            else if (id === BLOCK_DURATION) duration = uint(v);
+          }
+          if (data) block(data, 0, data.length, ts, duration);
+        }
+        at = c.data + c.size;
+      }
+      pos = at;
+      continue;
+    }
+    if (h.size === null) fail(`element of unknown size at byte ${pos} (corrupt)`);
+    if (h.id === INFO) {
+      for (const [id, v] of children(await kept(h), 'Info')) {
+        if (id === TIMESTAMP_SCALE) scaleNs = uint(v) || 1e6;
+        else if (id === DURATION && (v.length === 4 || v.length === 8))
+          declared = v.length === 4 ? v.readFloatBE(0) : v.readDoubleBE(0);
+      }
+    } else if (h.id === TRACKS && !track) {
+      track = audioTrack(await kept(h));
+      if (track === null) fail('no audio track');
+    }
+    pos = h.data + h.size;
+  }
+  if (!(segEnd === r.size || (await isZeros(r, segEnd, r.size))))
+    fail(`unreadable data at byte ${segEnd}, after the Segment`);
+  if (track === null) fail('no audio track');
+  if (!(blocks > 0)) fail('no audio blocks');
+  const declaredSeconds = declared === null ? null : (declared * scaleNs) / 1e9;
+  if (!(declaredSeconds === null || declaredSeconds <= end + DURATION_SLACK_SECONDS))
+    fail(
+      `truncated: Duration declares ${declaredSeconds?.toFixed(3)} s, the blocks end at ${end.toFixed(3)} s`,
+    );
+  return end - start;
+}
+
+/** The first audio TrackEntry in Tracks. */
+function audioTrack(tracks: Buffer): Track | null {
+  for (const [id, entry] of children(tracks, 'Tracks')) {
+    if (id !== TRACK_ENTRY) continue;
+    let type = 0;
+    const t: Track = { number: 0, codec: '', aac: null, defaultDurationNs: 0 };
+    for (const [eid, v] of children(entry, 'TrackEntry')) {
+      if (eid === TRACK_NUMBER) t.number = uint(v);
+      else if (eid === TRACK_TYPE) type = uint(v);
+      else if (eid === CODEC_ID) t.codec = v.toString('latin1').replace(/\0+$/, '');
+      else if (eid === DEFAULT_DURATION) t.defaultDurationNs = uint(v);
+      else if (eid === CODEC_PRIVATE) t.aac = parseAudioSpecificConfig(v);
+    }
+    if (type === 2) {
+      if (t.codec !== 'A_AAC' && !t.codec.startsWith('A_AAC/')) t.aac = null;
+      return t;
+    }
+  }
+  return null;
+}
+
+/** The frames of a block's payload by its lacing (RFC 9559 §10.3). */
+function laces(b: Buffer, lacing: number): Buffer[] {
+  if (lacing === 0) return [b];
+  if (!(b.length >= 1)) fail('corrupt block lacing');
+  const count = (b[0] as number) + 1;
+  let i = 1;
+  const sizes: number[] = [];
+  if (lacing === 1) {
+    for (let f = 0; f < count - 1; f++) {
+      let size = 0;
+      for (;;) {
+        const v = b[i++];
+        if (v === undefined) fail('corrupt block lacing');
+        size += v;
+        if (v !== 255) break;
+      }
+      sizes.push(size);
+    }
+  } else if (lacing === 3) {
+    const first = vint(b, i, false);
+    if (first === null) fail('corrupt block lacing');
+    i += first.length;
+    sizes.push(first.value);
+    for (let f = 1; f < count - 1; f++) {
+      const d = vint(b, i, false);
+      if (d === null) fail('corrupt block lacing');
+      i += d.length;
+      sizes.push((sizes[f - 1] as number) + d.value - (2 ** (7 * d.length - 1) - 1));
+    }
+  } else {
+    const rest = b.length - 1;
+    if (!(rest % count === 0)) fail('corrupt block lacing');
+    return Array.from({ length: count }, (_, f) =>
+      b.subarray(1 + (f * rest) / count, 1 + ((f + 1) * rest) / count),
+    );
+  }
+  const frames: Buffer[] = [];
+  for (const size of sizes) {
+    if (!(size >= 0 && i + size <= b.length)) fail('corrupt block lacing');
+    frames.push(b.subarray(i, i + size));
+    i += size;
+  }
+  frames.push(b.subarray(i));
+  return frames;
+}
+
+/** Checks one audio frame, b[s, e), as its codec requires; returns its 48 kHz samples for Opus, else 0. */
+function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number): number {
+  if (track.codec === 'A_OPUS') {
+    const n = opusPacketSamples(b, s, e);
+    if (n === null) fail(`block ${index + 1} is not an Opus packet (corrupt)`);
+    return n;
+  }
+  if (track.codec === 'A_VORBIS') {
+    if (e <= s || ((b[s] as number) & 1) !== 0)
+      fail(`block ${index + 1} is not a Vorbis audio packet (corrupt)`);
+  } else if (track.aac) {
+    const problem = aacFrameProblem(b.subarray(s, e), track.aac);
+    if (problem !== null) fail(`block ${index + 1}: ${problem} (corrupt)`);
+  } else if (track.codec === 'A_MPEG/L3') {
+    if (parseMpegHeader(b.subarray(s, e)) === null)
+      fail(`block ${index + 1} is not an MPEG audio frame (corrupt)`);
+  }
+  return 0;
+}

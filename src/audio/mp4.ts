@@ -1,0 +1,376 @@
+import type { ByteReader } from './byte-reader.js';
+import {
+  type AacConfig,
+  aacFrameProblem,
+  opusPacketSamples,
+  parseAudioSpecificConfig,
+  parseMpegHeader,
+} from './codecs.js';
+import { fail } from './invalid-audio.js';
+import { isZeros } from './zeros.js';
+
+/**
+ * The longest moov or moof read whole, a bound on memory: a 10 MiB AAC file of 40 minutes has a moov
+ * of about 0.5 MiB.
+ */
+const MAX_BOX_BYTES = 2 * 1024 * 1024;
+
+/** Boxes of a box body held in memory (ISO 14496-12 §4.2), each checked to fit. */
+function* boxes(b: Buffer, what: string): Generator<[string, Buffer]> {
+  let i = 0;
+  while (i + 8 <= b.length) {
+    let size = b.readUInt32BE(i);
+    const type = b.toString('latin1', i + 4, i + 8);
+    let header = 8;
+    if (size === 1) {
+      if (!(i + 16 <= b.length)) fail(`corrupt ${what}`);
+      size = Number(b.readBigUInt64BE(i + 8));
+      header = 16;
+    } else if (size === 0) size = b.length - i;
+    if (!(size >= header && i + size <= b.length)) fail(`corrupt ${what}: ${type} box overruns it`);
+    yield [type, b.subarray(i + header, i + size)];
+    i += size;
+  }
+}
+
+function child(b: Buffer, type: string, what: string): Buffer | null {
+  for (const [t, body] of boxes(b, what)) if (t === type) return body;
+  return null;
+}
+
+/** How a track's samples are to be checked. */
+type Payload = { kind: 'aac'; config: AacConfig } | { kind: 'opus' } | { kind: 'mp3' } | { kind: 'none' };
+
+interface Trak {
+  id: number;
+  timescale: number;
+  payload: Payload;
+  stbl: Buffer;
+  /** The one edit that maps media into the presentation, if any: [duration (movie timescale), media time]. */
+  edit: [number, number] | null;
+  /** Fragments: trex defaults. */
+  defaultDuration: number;
+  defaultSize: number;
+}
+
+/**
+ * MP4 / M4A (ISO 14496-12 and -14; QuickTime's moov is the same): the length is the sample
+ * durations of the (first) sound track's samples that are really in the file, trimmed by its
+ * edit list as players trim it; fragmented files (moof, as Chromium's and Safari's MediaRecorder
+ * write) add up their fragments. Every sample must lie inside an mdat box within the file, and
+ * each is checked as its codec requires (AAC syntax, Opus framing, MPEG header). Rules:
+ * - truncated: a box that declares more bytes than the file holds; the sample table pointing
+ *   past the end of the file (an mdat cut short); no moov (a file cut before its moov, which
+ *   many writers put last);
+ * - corrupt: sample tables that disagree (counts), a sample outside every mdat, a frame its
+ *   codec would refuse, bytes that are no box; tolerated: zero padding after the last box.
+ */
+export async function mp4Seconds(r: ByteReader): Promise<number> {
+  const mdats: [number, number][] = [];
+  const tops: { type: string; start: number; body: number; end: number }[] = [];
+  let pos = 0;
+  while (pos + 8 <= r.size) {
+    const h = await r.read(pos, 16);
+    let size = h.readUInt32BE(0);
+    const type = h.toString('latin1', 4, 8);
+    if (size === 0 && type === '\0\0\0\0') {
+      if (!(await isZeros(r, pos, r.size))) fail(`unreadable data at byte ${pos}`);
+      break;
+    }
+    if (!/^[\x20-\x7e]{4}$/.test(type)) fail(`unreadable data at byte ${pos}`);
+    let header = 8;
+    if (size === 1) {
+      if (h.length !== 16) fail('truncated: the last box is cut');
+      size = Number(h.readBigUInt64BE(8));
+      header = 16;
+    } else if (size === 0) size = r.size - pos;
+    if (!(size >= header)) fail(`box at byte ${pos} has an invalid size (corrupt)`);
+    const end = pos + size;
+    // A cut mdat is reported by the samples it misses (more telling); any other box is cut here.
+    if (!(type === 'mdat' || end <= r.size))
+      fail(`truncated: ${type} box declares ${size} bytes, ${r.size - pos} present`);
+    if (type === 'mdat') mdats.push([pos + header, Math.min(end, r.size)]);
+    tops.push({ type, start: pos, body: pos + header, end });
+    pos = end;
+  }
+  if (!(pos >= r.size || (await isZeros(r, pos, r.size)))) fail(`truncated: the last box is cut`);
+  const moovBox = tops.find((t) => t.type === 'moov');
+  if (moovBox === undefined) fail('truncated or incomplete: no moov box');
+  const moov = await wholeBox(r, moovBox);
+  const mvhd = child(moov, 'mvhd', 'moov');
+  if (mvhd === null) fail('no mvhd box');
+  const movieTimescale = mvhd.readUInt32BE(mvhd[0] === 1 ? 20 : 12);
+  const trak = soundTrak(moov, movieTimescale);
+  if (trak === null) fail('no sound track');
+
+  const inMdat = (offset: number, size: number): boolean => {
+    for (const [a, b] of mdats) if (offset >= a && offset + size <= b) return true;
+    return false;
+  };
+  let sampleIndex = 0;
+  let ticks = 0;
+  // The sample is data[s, e): indices, not a view, since this runs once per sample.
+  const checkData = (data: Buffer, s: number, e: number, n: number, offset: number): void => {
+    if (trak.payload.kind === 'aac') {
+      const problem = aacFrameProblem(data, trak.payload.config, s, e);
+      if (problem !== null) fail(`sample ${n + 1} at byte ${offset}: ${problem} (corrupt)`);
+    } else if (trak.payload.kind === 'opus') {
+      if (opusPacketSamples(data, s, e) === null)
+        fail(`sample ${n + 1} at byte ${offset} is not an Opus packet (corrupt)`);
+    } else if (parseMpegHeader(data.subarray(s, e)) === null) {
+      fail(`sample ${n + 1} at byte ${offset} is not an MPEG audio frame (corrupt)`);
+    }
+  };
+  // Sync when the window holds the sample (the hot path), a promise only when it must be read.
+  const sample: SampleCheck = (offset, size, total) => {
+    const n = sampleIndex++;
+    if (offset + size > r.size) {
+      fail(`truncated: sample ${n + 1} of ${total} lies past the end of the file (byte ${offset})`);
+    }
+    if (!inMdat(offset, size)) fail(`sample ${n + 1} at byte ${offset} is outside the media data (corrupt)`);
+    if (trak.payload.kind === 'none' || size === 0) return undefined;
+    const at = r.span(offset, size);
+    if (at >= 0) {
+      checkData(r.buffer, at, at + size, n, offset);
+      return undefined;
+    }
+    return r.read(offset, size).then((fresh) => checkData(fresh, 0, fresh.length, n, offset));
+  };
+
+  ticks += await sampleTable(trak, sample);
+  for (const top of tops) {
+    if (top.type !== 'moof') continue;
+    const moof = await wholeBox(r, top);
+    for (const [type, traf] of boxes(moof, 'moof'))
+      if (type === 'traf') ticks += await fragment(traf, top.start, trak, sample);
+  }
+  if (!(sampleIndex > 0)) fail('no audio samples');
+  let seconds = ticks / trak.timescale;
+  if (trak.edit) {
+    const [editDuration, mediaTime] = trak.edit;
+    seconds = Math.max(0, seconds - mediaTime / trak.timescale);
+    if (editDuration > 0) seconds = Math.min(seconds, editDuration / movieTimescale);
+  }
+  return seconds;
+}
+
+async function wholeBox(r: ByteReader, box: { type: string; body: number; end: number }): Promise<Buffer> {
+  if (!(box.end - box.body <= MAX_BOX_BYTES)) fail(`${box.type} box too large`);
+  return r.copy(box.body, box.end - box.body);
+}
+
+/** The first trak whose handler is 'soun', with what is needed to walk its samples. */
+function soundTrak(moov: Buffer, movieTimescale: number): Trak | null {
+  const trex = new Map<number, [number, number]>();
+  const mvex = child(moov, 'mvex', 'moov');
+  if (mvex)
+    for (const [t, b] of boxes(mvex, 'mvex'))
+      if (t === 'trex' && b.length >= 24)
+        trex.set(b.readUInt32BE(4), [b.readUInt32BE(12), b.readUInt32BE(16)]);
+  for (const [type, trak] of boxes(moov, 'moov')) {
+    if (type !== 'trak') continue;
+    const tkhd = child(trak, 'tkhd', 'trak');
+    const mdia = child(trak, 'mdia', 'trak');
+    const hdlr = mdia && child(mdia, 'hdlr', 'mdia');
+    if (!tkhd || !mdia || !hdlr || hdlr.toString('latin1', 8, 12) !== 'soun') continue;
+    const mdhd = child(mdia, 'mdhd', 'mdia');
+    const stbl = child(child(mdia, 'minf', 'mdia') ?? Buffer.alloc(0), 'stbl', 'minf');
+    if (!(mdhd !== null && stbl !== null)) fail('sound track without its media header or sample table');
+    const timescale = mdhd.readUInt32BE(mdhd[0] === 1 ? 20 : 12);
+    if (!(timescale > 0)) fail('sound track with a zero timescale');
+    const id = tkhd.readUInt32BE(tkhd[0] === 1 ? 20 : 12);
+    const [defaultDuration, defaultSize] = trex.get(id) ?? [0, 0];
+    return {
+      id,
+      timescale,
+      payload: payload(stbl),
+      stbl,
+      edit: edit(trak, movieTimescale),
+      defaultDuration,
+      defaultSize,
+    };
+  }
+  return null;
+}
+
+/** The edit list's single media edit (elst; ISO 14496-12 §8.6.6); empty edits (delays) are ignored. */
+function edit(trak: Buffer, _movieTimescale: number): [number, number] | null {
+  const elst = child(child(trak, 'edts', 'trak') ?? Buffer.alloc(0), 'elst', 'edts');
+  if (!elst) return null;
+  const v1 = elst[0] === 1;
+  const count = elst.readUInt32BE(4);
+  const media: [number, number][] = [];
+  for (let k = 0, i = 8; k < count && i + (v1 ? 20 : 12) <= elst.length; k++, i += v1 ? 20 : 12) {
+    const duration = v1 ? Number(elst.readBigUInt64BE(i)) : elst.readUInt32BE(i);
+    const time = v1 ? Number(elst.readBigInt64BE(i + 8)) : elst.readInt32BE(i + 4);
+    if (time >= 0) media.push([duration, time]);
+  }
+  return media.length === 1 ? (media[0] as [number, number]) : null;
+}
+
+/** How the track's codec lets its samples be checked (stsd's first entry). */
+function payload(stbl: Buffer): Payload {
+  const stsd = child(stbl, 'stsd', 'stbl');
+  if (!stsd || stsd.length < 16) return { kind: 'none' };
+  const entry = [...boxes(stsd.subarray(8), 'stsd')][0];
+  if (!entry) return { kind: 'none' };
+  const [format, body] = entry;
+  if (format === 'Opus') return { kind: 'opus' };
+  if (format === '.mp3') return { kind: 'mp3' };
+  if (format !== 'mp4a' || body.length < 28) return { kind: 'none' };
+  // QuickTime sound description versions 1 and 2 are 16 and 36 bytes longer than version 0.
+  const version = body.readUInt16BE(8);
+  const skip = 28 + (version === 1 ? 16 : version === 2 ? 36 : 0);
+  const esds = body.length > skip ? findBox(body.subarray(skip), 'esds') : null;
+  if (!esds) return { kind: 'none' };
+  return esdsPayload(esds.subarray(4));
+}
+
+function findBox(b: Buffer, type: string): Buffer | null {
+  for (const [t, body] of boxes(b, 'sample entry')) {
+    if (t === type) return body;
+    if (t === 'wave') {
+      const inner = findBox(body, type);
+      if (inner) return inner;
+    }
+  }
+  return null;
+}
+
+/** ES_Descriptor → DecoderConfigDescriptor → DecoderSpecificInfo (ISO 14496-1 §7.2.6). */
+function esdsPayload(b: Buffer): Payload {
+  let i = 0;
+  const descriptor = (tag: number): number | null => {
+    if (b[i] !== tag) return null;
+    i++;
+    let size = 0;
+    for (let k = 0; k < 4; k++) {
+      const v = b[i++] ?? 0;
+      size = size * 128 + (v & 0x7f);
+      if (!(v & 0x80)) break;
+    }
+    return size;
+  };
+  if (descriptor(3) === null) return { kind: 'none' };
+  const flags = b[i + 2] ?? 0;
+  i += 3 + (flags & 0x80 ? 2 : 0) + (flags & 0x40 ? (b[i + 3] ?? 0) + 1 : 0) + (flags & 0x20 ? 2 : 0);
+  if (descriptor(4) === null) return { kind: 'none' };
+  const objectType = b[i] ?? 0;
+  if (objectType === 0x69 || objectType === 0x6b) return { kind: 'mp3' };
+  i += 13;
+  const size = descriptor(5);
+  if (objectType !== 0x40 || size === null) return { kind: 'none' };
+  const config = parseAudioSpecificConfig(b.subarray(i, i + size));
+  return config ? { kind: 'aac', config } : { kind: 'none' };
+}
+
+/** Checks one sample; a promise only when its bytes had to be read. */
+type SampleCheck = (offset: number, size: number, total: number) => Promise<void> | undefined;
+
+/** Walks the moov sample table (stts, stsz, stsc, stco/co64); returns the ticks it lasts. */
+async function sampleTable(trak: Trak, sample: SampleCheck): Promise<number> {
+  const { stbl } = trak;
+  const stsz = child(stbl, 'stsz', 'stbl');
+  const stts = child(stbl, 'stts', 'stbl');
+  const stsc = child(stbl, 'stsc', 'stbl');
+  const co64 = child(stbl, 'co64', 'stbl');
+  const stco = co64 ?? child(stbl, 'stco', 'stbl');
+  if (!(stsz !== null && stts !== null && stsc !== null && stco !== null)) fail('incomplete sample table');
+  const fixed = stsz.readUInt32BE(4);
+  const count = stsz.readUInt32BE(8);
+  if (!(fixed !== 0 || stsz.length >= 12 + 4 * count)) fail('corrupt sample table (stsz)');
+  let ticks = 0;
+  let timed = 0;
+  const sttsCount = stts.readUInt32BE(4);
+  if (!(stts.length >= 8 + 8 * sttsCount)) fail('corrupt sample table (stts)');
+  for (let k = 0; k < sttsCount; k++) {
+    const n = stts.readUInt32BE(8 + 8 * k);
+    timed += n;
+    ticks += n * stts.readUInt32BE(12 + 8 * k);
+  }
+  if (timed !== count) fail(`sample tables disagree: ${count} samples sized, ${timed} timed (corrupt)`);
+  const chunks = stco.readUInt32BE(4);
+  const width = co64 ? 8 : 4;
+  if (!(stco.length >= 8 + width * chunks)) fail('corrupt sample table (chunk offsets)');
+  const entries = stsc.readUInt32BE(4);
+  if (!(stsc.length >= 8 + 12 * entries)) fail('corrupt sample table (stsc)');
+  let index = 0;
+  for (let e = 0; e < entries; e++) {
+    const firstChunk = stsc.readUInt32BE(8 + 12 * e);
+    const perChunk = stsc.readUInt32BE(12 + 12 * e);
+    const nextFirst = e + 1 < entries ? stsc.readUInt32BE(20 + 12 * e) : chunks + 1;
+    if (!(firstChunk >= 1 && nextFirst > firstChunk && nextFirst <= chunks + 1))
+      fail('corrupt sample table (stsc)');
+    for (let c = firstChunk; c < nextFirst; c++) {
+      let offset = co64 ? Number(stco.readBigUInt64BE(8 + 8 * (c - 1))) : stco.readUInt32BE(8 + 4 * (c - 1));
+      for (let s = 0; s < perChunk; s++) {
+        if (!(index < count))
+          fail(`sample tables disagree: chunks hold more than ${count} samples (corrupt)`);
+        const size = fixed || stsz.readUInt32BE(12 + 4 * index);
+        const pending = sample(offset, size, count);
+        if (pending) await pending;
+        offset += size;
+        index++;
+      }
+    }
+  }
+  if (index !== count) fail(`sample tables disagree: ${count} samples sized, ${index} in chunks (corrupt)`);
+  return ticks;
+}
+
+/** Walks one track fragment (traf: tfhd, trun; ISO 14496-12 §8.8); returns the ticks it lasts. */
+async function fragment(traf: Buffer, moofStart: number, trak: Trak, sample: SampleCheck): Promise<number> {
+  const tfhd = child(traf, 'tfhd', 'traf');
+  if (!(tfhd !== null && tfhd.length >= 8)) fail('track fragment without tfhd (corrupt)');
+  if (tfhd.readUInt32BE(4) !== trak.id) return 0;
+  const flags = tfhd.readUIntBE(1, 3);
+  let i = 8;
+  let base = moofStart;
+  if (flags & 0x1) {
+    base = Number(tfhd.readBigUInt64BE(i));
+    i += 8;
+  }
+  if (flags & 0x2) i += 4;
+  let defaultDuration = trak.defaultDuration;
+  let defaultSize = trak.defaultSize;
+  if (flags & 0x8) {
+    defaultDuration = tfhd.readUInt32BE(i);
+    i += 4;
+  }
+  if (flags & 0x10) defaultSize = tfhd.readUInt32BE(i);
+  let ticks = 0;
+  let next = base;
+  for (const [type, trun] of boxes(traf, 'traf')) {
+    if (type !== 'trun') continue;
+    const tf = trun.readUIntBE(1, 3);
+    const count = trun.readUInt32BE(4);
+    let j = 8;
+    let offset = next;
+    if (tf & 0x1) {
+      offset = base + trun.readInt32BE(j);
+      j += 4;
+    }
+    if (tf & 0x4) j += 4;
+    const per = (tf & 0x100 ? 4 : 0) + (tf & 0x200 ? 4 : 0) + (tf & 0x400 ? 4 : 0) + (tf & 0x800 ? 4 : 0);
+    if (!(trun.length >= j + per * count)) fail('corrupt track run (trun)');
+    for (let k = 0; k < count; k++) {
+      let duration = defaultDuration;
+      let size = defaultSize;
+      if (tf & 0x100) {
+        duration = trun.readUInt32BE(j);
+        j += 4;
+      }
+      if (tf & 0x200) {
+        size = trun.readUInt32BE(j);
+        j += 4;
+      }
+      j += (tf & 0x400 ? 4 : 0) + (tf & 0x800 ? 4 : 0);
+      const pending = sample(offset, size, count);
+      if (pending) await pending;
+      offset += size;
+      ticks += duration;
+    }
+    next = offset;
+  }
+  return ticks;
+}

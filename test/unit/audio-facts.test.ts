@@ -1,0 +1,489 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import {
+  type AudioSource,
+  InvalidAudioError,
+  invalidAudio,
+  readAudioFacts,
+} from '../../src/audio/audio-facts.js';
+import { crc32ogg } from '../../src/audio/crc.js';
+import { ServiceError } from '../../src/errors.js';
+import { audio, tempDir } from '../helpers/kit.js';
+
+const MP3 = 'audio/mpeg';
+const WAV = 'audio/wav';
+const MP4 = 'audio/mp4';
+const AAC = 'audio/aac';
+const OGG = 'audio/ogg';
+const WEBM = 'audio/webm';
+const FLAC = 'audio/flac';
+
+/**
+ * What ffprobe (Debian's ffmpeg 5.1) says each fixture lasts, by
+ *   ffprobe -v error -show_entries format=duration -of csv=p=0 FILE
+ * except where that is missing or a bitrate estimate; there the sum of the packets' durations,
+ *   ffprobe -v error -select_streams a:0 -show_entries packet=duration_time -of csv=p=0 FILE | awk '{s+=$1} END {print s}'
+ */
+const FFPROBE: [file: string, type: string, seconds: number][] = [
+  ['sample.wav', WAV, 2.0],
+  ['sample.mp3', MP3, 2.088],
+  ['sample.m4a', MP4, 2.0],
+  ['sample.aac', AAC, 2.111864],
+  ['sample.ogg', OGG, 2.0065],
+  ['sample.webm', WEBM, 2.008],
+  ['sample.flac', FLAC, 2.0],
+  ['sample-crc.mp3', MP3, 2.088],
+  // format=duration says 4.916898: ffprobe estimates a Xing-less MP3 from its bitrate; the packets sum to 5.067668.
+  ['sample-vbr-no-xing.mp3', MP3, 5.067668],
+  // Chromium's Duration is its last block's timestamp (2.88); the packets sum to 2.94. Within 0.1 s either way.
+  ['chromium-recording.webm', WEBM, 2.88],
+  // format=duration is N/A (a timeslice recording has no Duration); the packets sum to 3.0.
+  ['chromium-recording-timeslice.webm', WEBM, 3.0],
+  ['chromium-recording.mp4', MP4, 2.961],
+];
+
+const bytesOf = (file: string): Buffer => readFileSync(audio(file));
+const facts = (bytes: Buffer, type: string) => readAudioFacts({ bytes }, type);
+
+/** Deterministic "random" bytes (xorshift32), so a refusal never depends on the draw. */
+function noise(length: number, seed = 0x9e3779b9): Buffer {
+  const out = Buffer.alloc(length);
+  let x = seed >>> 0;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** The reason a refusal gives (fails the test if the file is accepted or fails otherwise). */
+async function refusal(bytes: Buffer, type: string): Promise<string> {
+  const error = await facts(bytes, type).then(
+    (f) => new Error(`accepted as ${f.seconds} s`),
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(InvalidAudioError);
+  return (error as InvalidAudioError).reason;
+}
+
+/** The file's bytes through the first `frames` MP3 frames after its first frame at `start` (no gap). */
+function mp3Frames(bytes: Buffer, start: number, frames: number): number {
+  let pos = start;
+  for (let n = 0; n < frames; n++) {
+    const b2 = bytes[pos + 2] as number;
+    // MPEG-2 Layer III at 16 kHz (the fixtures): 72 * bitrate / rate + padding.
+    const kbps = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160][b2 >> 4] as number;
+    pos += Math.floor((72 * kbps * 1000) / 16000) + ((b2 >> 1) & 1);
+  }
+  return pos;
+}
+
+describe('readAudioFacts: lengths', () => {
+  it.each(FFPROBE)('%s lasts what ffprobe says, within 0.1 s', async (file, type, seconds) => {
+    const got = await facts(bytesOf(file), type);
+    expect(Math.abs(got.seconds - seconds)).toBeLessThanOrEqual(0.1);
+    expect(got.seconds).toBe(Math.round(got.seconds * 1000) / 1000);
+  });
+
+  it.each(FFPROBE)('%s gives the same answer held in memory and spooled to a file', async (file, type) => {
+    const bytes = bytesOf(file);
+    const spooled: AudioSource = { path: audio(file), size: bytes.length };
+    expect(await readAudioFacts(spooled, type)).toEqual(await facts(bytes, type));
+  });
+
+  it('counts a VBR MP3 without a Xing header frame by frame (a first-frame bitrate estimate is far off)', async () => {
+    const bytes = bytesOf('sample-vbr-no-xing.mp3');
+    expect(bytes.includes('Xing')).toBe(false);
+    expect(bytes.includes('Info')).toBe(false);
+    // 22.05 kHz MPEG-2 Layer III: 576 samples a frame; the first frame's bitrate times the size is what an estimate uses.
+    const kbps = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160][
+      (bytes[2] as number) >> 4
+    ] as number;
+    const estimate = (bytes.length * 8) / (kbps * 1000);
+    expect(Math.abs(estimate - 5.068)).toBeGreaterThan(1);
+    expect((await facts(bytes, MP3)).seconds).toBeCloseTo(5.068, 2);
+  });
+
+  it('measures a WebM recorded with a timeslice, which has no Duration and clusters of unknown size', async () => {
+    const bytes = bytesOf('chromium-recording-timeslice.webm');
+    const info = bytes.subarray(48, 48 + 5 + 25); // Info: TimestampScale, MuxingApp, WritingApp; no Duration
+    expect(info.readUInt32BE(0)).toBe(0x1549a966);
+    expect(info.includes(Buffer.from([0x44, 0x89]))).toBe(false);
+    expect(bytes.subarray(146, 158).equals(Buffer.from('1f43b67501ffffffffffffff', 'hex'))).toBe(true);
+    expect((await facts(bytes, WEBM)).seconds).toBeCloseTo(3.0, 1);
+  });
+});
+
+describe('readAudioFacts: truncated files', () => {
+  it('refuses a WAV cut in half: its data chunk declares more than the file holds', async () => {
+    const bytes = bytesOf('sample.wav');
+    expect(await refusal(bytes.subarray(0, bytes.length / 2), WAV)).toBe(
+      'truncated: data chunk declares 64000 bytes, 31961 present',
+    );
+  });
+
+  it('refuses an MP3 cut in half: its last frame is cut', async () => {
+    const bytes = bytesOf('sample.mp3');
+    expect(await refusal(bytes.subarray(0, Math.floor(bytes.length / 2)), MP3)).toMatch(
+      /^truncated: the last frame is cut/,
+    );
+  });
+
+  it('refuses an MP3 cut between frames when its Info frame counts more frames than remain', async () => {
+    const bytes = bytesOf('sample.mp3'); // ID3v2 (45 bytes), then the Info frame and 58 audio frames
+    const cut = mp3Frames(bytes, 45, 1 + 30);
+    expect(await refusal(bytes.subarray(0, cut), MP3)).toBe(
+      'truncated: Info header counts 58 frames, 30 present',
+    );
+  });
+
+  it('measures an MP3 without a Xing header cut between frames by the frames left (nothing promised more)', async () => {
+    const whole = bytesOf('sample.mp3');
+    // The same frames without their Info frame: ID3v2, then audio frames only.
+    const start = mp3Frames(whole, 45, 1);
+    const bytes = Buffer.concat([whole.subarray(0, 45), whole.subarray(start, mp3Frames(whole, 45, 1 + 30))]);
+    expect((await facts(bytes, MP3)).seconds).toBe(1.08); // 30 frames of 576 samples at 16 kHz
+  });
+
+  it('refuses a FLAC cut anywhere: its last frame fails its CRC, or STREAMINFO counts more samples', async () => {
+    const bytes = bytesOf('sample.flac');
+    expect(await refusal(bytes.subarray(0, bytes.length / 2 + 1), FLAC)).toMatch(
+      /^truncated: frame \d+ at byte \d+ is cut short/,
+    );
+    // Cut exactly where a frame starts (its sync code and the next frame number): the frames left are whole.
+    const frame10 = bytes.indexOf(Buffer.from([0xff, 0xf8, 0x35, 0x08, 0x0a])); // frame number 10
+    expect(frame10).toBe(19878);
+    expect(await refusal(bytes.subarray(0, frame10), FLAC)).toBe(
+      'truncated: STREAMINFO declares 32000 samples, 11520 present',
+    );
+  });
+
+  it('refuses an MP4 whose sample table points past the end of the file', async () => {
+    const bytes = bytesOf('chromium-recording.mp4'); // moov and moof first, then the mdat
+    expect(await refusal(bytes.subarray(0, bytes.length / 2), MP4)).toMatch(
+      /^truncated: sample \d+ of 50 lies past the end of the file/,
+    );
+  });
+
+  it('refuses an M4A cut before its moov (written last)', async () => {
+    const bytes = bytesOf('sample.m4a');
+    expect(await refusal(bytes.subarray(0, bytes.length - 100), MP4)).toBe(
+      'truncated: moov box declares 895 bytes, 795 present',
+    );
+    expect(await refusal(bytes.subarray(0, 6000), MP4)).toBe('truncated or incomplete: no moov box');
+  });
+
+  it('refuses an Ogg whose last page is cut, and measures one cut between pages by the pages left', async () => {
+    const bytes = bytesOf('sample.ogg');
+    expect(await refusal(bytes.subarray(0, bytes.length - 10), OGG)).toMatch(
+      /^truncated: the last page is cut/,
+    );
+    // Pages at 0 (OpusHead), 47 (OpusTags), 137, 2915 and 5836: cut where the fourth begins.
+    const seconds = (await facts(bytes.subarray(0, bytes.indexOf('OggS', 138)), OGG)).seconds;
+    expect(seconds).toBeGreaterThan(0.5);
+    expect(seconds).toBeLessThan(1.5);
+  });
+
+  it('refuses an Ogg whose granule positions declare more samples than its packets hold', async () => {
+    const bytes = Buffer.from(bytesOf('sample.ogg'));
+    const lastPage = bytes.lastIndexOf('OggS');
+    bytes.writeUInt32LE(bytes.readUInt32LE(lastPage + 6) + 48000, lastPage + 6); // one second more
+    bytes.writeUInt32LE(0, lastPage + 22);
+    bytes.writeUInt32LE(crc32ogg(bytes.subarray(lastPage)), lastPage + 22);
+    expect(await refusal(bytes, OGG)).toBe('truncated: pages declare 144312 samples, the packets hold 96960');
+  });
+
+  it('refuses WebM cut mid-file, with and without known element sizes', async () => {
+    const known = bytesOf('chromium-recording.webm');
+    expect(await refusal(known.subarray(0, known.length / 2), WEBM)).toMatch(
+      /^truncated: the Segment declares/,
+    );
+    const streamed = bytesOf('chromium-recording-timeslice.webm');
+    expect(await refusal(streamed.subarray(0, streamed.length / 2), WEBM)).toMatch(
+      /^truncated: element at byte \d+ declares/,
+    );
+  });
+
+  it('measures a timeslice WebM cut between clusters by the blocks left (no size or Duration promised more)', async () => {
+    const bytes = bytesOf('chromium-recording-timeslice.webm');
+    const lastCluster = bytes.lastIndexOf(Buffer.from('1f43b675', 'hex'));
+    const seconds = (await facts(bytes.subarray(0, lastCluster), WEBM)).seconds;
+    expect(seconds).toBeGreaterThan(1.5);
+    expect(seconds).toBeLessThan(3);
+  });
+
+  it('refuses a WebM whose Duration reaches past its last block', async () => {
+    const bytes = Buffer.from(bytesOf('sample.webm'));
+    expect(bytes.subarray(253, 256).equals(Buffer.from('448988', 'hex'))).toBe(true); // Duration, an 8-byte float
+    bytes.writeDoubleBE(5000, 256); // milliseconds (TimestampScale 1e6)
+    expect(await refusal(bytes, WEBM)).toBe(
+      'truncated: Duration declares 5.000 s, the blocks end at 2.021 s',
+    );
+  });
+
+  it('refuses an ADTS stream whose last frame is cut', async () => {
+    const bytes = bytesOf('sample.aac');
+    expect(await refusal(bytes.subarray(0, bytes.length - 100), AAC)).toMatch(
+      /^truncated: the last frame is cut/,
+    );
+  });
+});
+
+/**
+ * Each fixture's header, whole, followed by random bytes to its original length: what a broken
+ * copy or a crashed writer leaves. [file, type, header bytes, what those bytes are, check].
+ */
+const HEADERS: [string, string, number, string, (b: Buffer) => boolean][] = [
+  [
+    'sample.wav',
+    WAV,
+    78,
+    'RIFF, fmt, LIST and the data chunk header',
+    (b) => b.toString('latin1', 70, 74) === 'data',
+  ],
+  ['sample.mp3', MP3, 225, 'ID3v2 and the Info frame', (b) => b.readUInt16BE(225) === 0xfff3],
+  ['sample.aac', AAC, 316, 'the first ADTS frame', (b) => b.readUInt16BE(316) === 0xfff1],
+  [
+    'sample.flac',
+    FLAC,
+    8288,
+    'fLaC, STREAMINFO and the other metadata',
+    (b) => b.readUInt16BE(8288) === 0xfff8,
+  ],
+  [
+    'sample.ogg',
+    OGG,
+    137,
+    'the OpusHead and OpusTags pages',
+    (b) => b.toString('latin1', 137, 141) === 'OggS',
+  ],
+  [
+    'sample.webm',
+    WEBM,
+    501,
+    'EBML header, SeekHead, Info, Tracks',
+    (b) => b.readUInt32BE(501) === 0x1f43b675,
+  ],
+  [
+    'chromium-recording-timeslice.webm',
+    WEBM,
+    146,
+    'EBML header, Info, Tracks',
+    (b) => b.readUInt32BE(146) === 0x1f43b675,
+  ],
+  [
+    'sample.m4a',
+    MP4,
+    44,
+    'ftyp and the mdat header (moov comes last)',
+    (b) => b.toString('latin1', 40, 44) === 'mdat',
+  ],
+  [
+    'chromium-recording.mp4',
+    MP4,
+    1141,
+    'ftyp, moov, moof: a whole sample table',
+    (b) => b.toString('latin1', 1137, 1141) === 'mdat',
+  ],
+];
+
+describe('readAudioFacts: a valid header followed by random bytes', () => {
+  it.each(HEADERS)('%s: refused after its header (%s)', async (file, type, header, _what, isHeader) => {
+    const bytes = bytesOf(file);
+    expect(isHeader(bytes)).toBe(true);
+    const junk = Buffer.concat([bytes.subarray(0, header), noise(bytes.length - header)]);
+    await refusal(junk, type);
+  });
+
+  it.each([MP3, WAV, MP4, AAC, OGG, WEBM, FLAC])('random bytes as %s are refused', async (type) => {
+    await refusal(noise(64000, 12345), type);
+  });
+
+  it('refuses a WAV whose samples are random bytes, with the reason', async () => {
+    const bytes = bytesOf('sample.wav');
+    expect(await refusal(Buffer.concat([bytes.subarray(0, 78), noise(64000)]), WAV)).toBe(
+      'the samples are random bytes, not sound (full-scale white noise)',
+    );
+  });
+
+  it('refuses an MP4 whose sample table is whole but whose AAC frames are random', async () => {
+    // sample.m4a's frames replaced by random bytes in place (its moov, at the end, stays valid).
+    const bytes = Buffer.from(bytesOf('sample.m4a'));
+    noise(12004 - 44).copy(bytes, 44);
+    expect(await refusal(bytes, MP4)).toMatch(/^sample 1 at byte 44: AAC frame/);
+  });
+});
+
+describe('readAudioFacts: corrupt frames', () => {
+  const overwrite = (file: string, at: number, length = 256): Buffer => {
+    const bytes = Buffer.from(bytesOf(file));
+    noise(length, 777).copy(bytes, at);
+    return bytes;
+  };
+
+  it('refuses a FLAC with changed bytes in a frame (CRC-16), without scanning past its longest frame', async () => {
+    expect(await refusal(overwrite('sample.flac', 30000), FLAC)).toMatch(
+      /^frame \d+ at byte \d+ has no valid end \(corrupt\)$/,
+    );
+  });
+
+  it('refuses an Ogg with changed bytes in a page (CRC-32)', async () => {
+    expect(await refusal(overwrite('sample.ogg', 3000, 16), OGG)).toMatch(
+      /^page \d+ at byte \d+ fails its CRC/,
+    );
+  });
+
+  it('refuses an Ogg page whose CRC checks out but whose packet is no Opus packet', async () => {
+    const bytes = Buffer.from(bytesOf('sample.ogg'));
+    // The first audio page (at 137, 50 segments) starts with packet TOC 0x48; made code 3 with 0 frames.
+    expect(bytes[137 + 26]).toBe(50);
+    expect(bytes[137 + 27 + 50]).toBe(0x48);
+    bytes[137 + 27 + 50] = 0x4b;
+    bytes[137 + 27 + 51] = 0x00;
+    bytes.writeUInt32LE(0, 137 + 22);
+    bytes.writeUInt32LE(crc32ogg(bytes.subarray(137, 2915)), 137 + 22);
+    expect(await refusal(bytes, OGG)).toMatch(/^packet 3 of stream \d+ is not an Opus packet \(corrupt\)$/);
+  });
+
+  it('refuses bytes after the last Ogg page', async () => {
+    expect(await refusal(Buffer.concat([bytesOf('sample.ogg'), noise(100)]), OGG)).toBe(
+      'unreadable data at byte 5903 (after 5 pages)',
+    );
+  });
+
+  it('refuses an ADTS frame whose payload is no AAC frame', async () => {
+    const bytes = Buffer.from(bytesOf('sample.aac'));
+    expect(bytes.readUInt16BE(316)).toBe(0xfff1); // frame 2, header without CRC: its payload starts at 323
+    bytes[323] = 0xe0; // an END element first: a frame with no channel
+    expect(await refusal(bytes, AAC)).toBe(
+      'frame 2 at byte 316: AAC frame with no channel element (corrupt)',
+    );
+  });
+
+  it('refuses WebM with bytes that are no element inside a cluster', async () => {
+    const bytes = Buffer.from(bytesOf('chromium-recording-timeslice.webm'));
+    bytes[161] = 0x00; // where the first SimpleBlock's ID was
+    expect(await refusal(bytes, WEBM)).toBe('unreadable data at byte 161 in the Cluster');
+  });
+
+  it('refuses WebM whose blocks overrun their cluster', async () => {
+    const bytes = Buffer.from(bytesOf('chromium-recording.webm'));
+    expect(bytes.subarray(263, 275).equals(Buffer.from('1f43b6750100000000009b66', 'hex'))).toBe(true);
+    bytes.writeUInt16BE(0x0010, 273); // the cluster now declares 16 bytes: its first block overruns it
+    expect(await refusal(bytes, WEBM)).toBe('element at byte 278 overruns the Cluster (corrupt)');
+  });
+
+  it('refuses an MP3 whose frame chain breaks', async () => {
+    expect(await refusal(overwrite('sample.mp3', 4000), MP3)).toMatch(/^unreadable data at byte/);
+  });
+
+  it("refuses an MP3 frame whose side information no longer matches the frame's CRC-16", async () => {
+    const bytes = Buffer.from(bytesOf('sample-crc.mp3'));
+    let frame = 0;
+    for (let n = 0; n < 10; n++) frame = bytes.indexOf(Buffer.from([0xff, 0xf2]), frame + 1);
+    bytes[frame + 8] = (bytes[frame + 8] as number) ^ 0x10; // one bit of the side information
+    expect(await refusal(bytes, MP3)).toBe(`frame 10 at byte ${frame} fails its CRC (corrupt)`); // the Info frame is not counted
+  });
+
+  it('refuses WebM blocks that are not Opus packets', async () => {
+    const bytes = Buffer.from(bytesOf('chromium-recording-timeslice.webm'));
+    // The first SimpleBlock (a3, size 12, track 1, timecode 0, flags 80) holds a code 3 Opus packet (fb 03 ...):
+    // its frame count made 0, which no Opus packet may have.
+    expect(bytes.subarray(161, 169).equals(Buffer.from('a38c81000080fb03', 'hex'))).toBe(true);
+    bytes[168] = 0x00;
+    expect(await refusal(bytes, WEBM)).toBe('block 1 is not an Opus packet (corrupt)');
+  });
+});
+
+describe('readAudioFacts: real files with harmless oddities pass', () => {
+  it("accepts a WAV with a streaming writer's placeholder sizes, its data running to the end", async () => {
+    const bytes = Buffer.from(bytesOf('sample.wav'));
+    bytes.writeUInt32LE(0xffffffff, 4);
+    bytes.writeUInt32LE(0xffffffff, 74);
+    expect((await facts(bytes, WAV)).seconds).toBe(2);
+    bytes.writeUInt32LE(0, 74);
+    expect((await facts(bytes.subarray(0, 78 + 16000), WAV)).seconds).toBe(0.5);
+  });
+
+  it('accepts a WAV followed by a metadata chunk and zero padding', async () => {
+    const list = Buffer.concat([
+      Buffer.from('LIST'),
+      Buffer.from([10, 0, 0, 0]),
+      Buffer.from('INFOISFT\0\0'),
+      Buffer.alloc(7),
+    ]);
+    expect((await facts(Buffer.concat([bytesOf('sample.wav'), list]), WAV)).seconds).toBe(2);
+  });
+
+  it('refuses junk after the WAV data chunk, after zero padding, or too short to be a chunk', async () => {
+    const wav = bytesOf('sample.wav');
+    expect(await refusal(Buffer.concat([wav, noise(200)]), WAV)).toBe(
+      'unreadable data at byte 64078, after the audio',
+    );
+    expect(await refusal(Buffer.concat([wav, Buffer.alloc(8), noise(200)]), WAV)).toBe(
+      'unreadable data at byte 64078, after the audio',
+    );
+    expect(await refusal(Buffer.concat([wav, noise(5)]), WAV)).toBe(
+      'unreadable data at byte 64078, after the audio',
+    );
+  });
+
+  it('accepts an MP3 with an ID3v1 tag appended, and one with zero padding', async () => {
+    const tag = Buffer.concat([Buffer.from('TAG'), Buffer.alloc(125, 0x20)]);
+    expect((await facts(Buffer.concat([bytesOf('sample.mp3'), tag]), MP3)).seconds).toBe(2.088);
+    expect((await facts(Buffer.concat([bytesOf('sample.mp3'), Buffer.alloc(512)]), MP3)).seconds).toBe(2.088);
+  });
+
+  it('accepts FLAC, Ogg and ADTS with zero padding at the end', async () => {
+    expect((await facts(Buffer.concat([bytesOf('sample.flac'), Buffer.alloc(100)]), FLAC)).seconds).toBe(2);
+    expect((await facts(Buffer.concat([bytesOf('sample.ogg'), Buffer.alloc(100)]), OGG)).seconds).toBe(2);
+    expect((await facts(Buffer.concat([bytesOf('sample.aac'), Buffer.alloc(100)]), AAC)).seconds).toBe(2.112);
+  });
+
+  it('accepts an Ogg stream that lacks its end-of-stream flag (a recorder stopped without closing it)', async () => {
+    const bytes = Buffer.from(bytesOf('sample.ogg'));
+    const lastPage = bytes.lastIndexOf('OggS');
+    bytes[lastPage + 5] = (bytes[lastPage + 5] as number) & ~4;
+    bytes.writeUInt32LE(0, lastPage + 22);
+    bytes.writeUInt32LE(crc32ogg(bytes.subarray(lastPage)), lastPage + 22);
+    expect((await facts(bytes, OGG)).seconds).toBe(2);
+  });
+});
+
+describe('readAudioFacts: its interface', () => {
+  it('stops with an AbortError when its signal is aborted', async () => {
+    const error = await readAudioFacts({ bytes: bytesOf('sample.wav') }, WAV, {
+      signal: AbortSignal.abort(),
+    }).catch((e: unknown) => e);
+    expect((error as Error).name).toBe('AbortError');
+  });
+
+  it('refuses an empty file and a content type it has no reader for', async () => {
+    expect(await refusal(Buffer.alloc(0), WAV)).toBe('empty file');
+    expect(await refusal(bytesOf('sample.wav'), 'audio/x-unknown')).toBe('no reader for audio/x-unknown');
+  });
+
+  it('reads a spooled file through its path', async () => {
+    const file = path.join(tempDir(), 'upload.bin');
+    writeFileSync(file, bytesOf('sample.flac'));
+    expect(await readAudioFacts({ path: file, size: 46085 }, FLAC)).toEqual({ seconds: 2 });
+  });
+
+  it('names the file in the invalid_audio error the route answers with', () => {
+    const e = invalidAudio(
+      'my "take" 2.wav',
+      new InvalidAudioError('truncated: data chunk declares 64000 bytes, 31961 present'),
+    );
+    expect(e).toBeInstanceOf(ServiceError);
+    expect(e.code).toBe('invalid_audio');
+    expect(e.details).toEqual({ filename: 'my "take" 2.wav' });
+    expect(e.message).toBe(
+      '"my "take" 2.wav" could not be read as audio (truncated: data chunk declares 64000 bytes, 31961 present).',
+    );
+  });
+});
