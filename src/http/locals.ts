@@ -18,6 +18,8 @@ declare global {
       caller?: Caller;
       /** The clone route: what it has learned of the upload so far, for the audit trail. */
       cloneFacts?: CloneFacts;
+      /** The clone route: the upload's total audio length, from the audio-facts step. */
+      audioSeconds?: number;
       /** The clone route: its outcome is in the audit trail (so it is written once). */
       audited?: boolean;
     }

@@ -30,7 +30,7 @@ export const VoiceEnvelopeSchema = z.strictObject({ data: VoiceSchema, meta: Voi
 /** The clone's 201: the voice, and the audio facts read before it was sent. */
 export const CloneEnvelopeSchema = z.strictObject({
   data: VoiceSchema,
-  meta: VoiceMetaSchema.extend({ audio: AudioMetaSchema.optional() }),
+  meta: VoiceMetaSchema.extend({ audio: AudioMetaSchema }),
 });
 
 /** SPEC's error envelope, from every route. */

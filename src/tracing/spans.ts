@@ -46,6 +46,8 @@ export const ATTR = {
   requestId: 'bff.request_id',
   uploadFiles: 'bff.upload.files',
   uploadBytes: 'bff.upload.bytes',
+  /** The upload's total audio length in seconds (from the audio-facts step). */
+  audioSeconds: 'bff.audio.seconds',
   operation: 'bff.upstream.operation',
   attempts: 'bff.upstream.attempts',
   /** 1 for the first attempt at Truedy. */

@@ -1,16 +1,17 @@
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { audio, type FakeUpstream, filesIn, startFakeUpstream, TEST_KEY } from '../helpers/kit.js';
+import { wavOfSize } from '../helpers/fixtures.js';
+import { type FakeUpstream, filesIn, startFakeUpstream, TEST_KEY } from '../helpers/kit.js';
 import { multipart } from '../helpers/multipart.js';
 import { type ServiceProcess, startServiceProcess } from '../helpers/process.js';
 
 /** SPEC "Privacy of uploads", tried with real processes sharing one UPLOAD_DIR. */
 
 /** A WAV whose bytes the test knows, large enough that half of it is a real partial upload. */
-const wav = Buffer.concat([readFileSync(audio('sample.wav')), Buffer.alloc(400_000, 5)]);
+const wav = wavOfSize(464_078);
 const { body, contentType } = multipart([
   { field: 'name', value: 'Private' },
   { field: 'files', filename: 'private.wav', data: wav },

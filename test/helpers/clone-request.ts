@@ -21,6 +21,8 @@ export interface CloneRequest {
   name?: string | null;
   files?: CloneFile[];
   headers?: Record<string, string>;
+  /** Other text fields, such as `consent`. */
+  fields?: Record<string, string>;
 }
 
 const filePath = (f: string) => (path.isAbsolute(f) ? f : audio(f));
@@ -31,10 +33,11 @@ const filePath = (f: string) => (path.isAbsolute(f) ? f : audio(f));
  */
 export function postClone(
   target: Parameters<typeof request>[0],
-  { name = 'Voice', files = ['sample.mp3'], headers = {} }: CloneRequest = {},
+  { name = 'Voice', files = ['sample.mp3'], headers = {}, fields = {} }: CloneRequest = {},
 ): request.Test {
   let req = request(target).post(CLONE_PATH).set(headers);
   if (name !== null) req = req.field('name', name);
+  for (const [k, v] of Object.entries(fields)) req = req.field(k, v);
   for (const f of files) {
     if (typeof f === 'string') req = req.attach('files', filePath(f));
     else {
@@ -47,9 +50,14 @@ export function postClone(
 }
 
 /** The same clone as a FormData, for `fetch` (which can be aborted, and streams like a browser). */
-export function cloneForm({ name = 'Voice', files = ['sample.mp3'] }: CloneRequest = {}): FormData {
+export function cloneForm({
+  name = 'Voice',
+  files = ['sample.mp3'],
+  fields = {},
+}: CloneRequest = {}): FormData {
   const form = new FormData();
   if (name !== null) form.append('name', name);
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
   for (const f of files) {
     if (typeof f === 'string') form.append('files', new Blob([readFileSync(filePath(f))]), path.basename(f));
     else if ('path' in f)

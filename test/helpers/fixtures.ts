@@ -1,5 +1,5 @@
 // Fixture paths, the test key and small file-system facts: no service code, so any test may import it.
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -29,4 +29,27 @@ export function hasRawControl(s: string): boolean {
     if (c < 0x20 || c === 0x2028 || c === 0x2029) return true;
   }
   return false;
+}
+
+/**
+ * A real PCM WAV of exactly `bytes` bytes (at least 46): the spoken sample's own audio repeated,
+ * under a header that says what is there. The audio-facts step reads it like any recording, so
+ * tests that need a large upload send this, not zeros or random bytes after a header.
+ */
+export function wavOfSize(bytes: number): Buffer {
+  const sample = readFileSync(audio('sample.wav'));
+  const at = sample.indexOf('data');
+  const pcm = sample.subarray(at + 8, at + 8 + sample.readUInt32LE(at + 4));
+  const dataBytes = (bytes - 44) & ~1; // whole 16-bit samples
+  const out = Buffer.alloc(bytes);
+  out.write('RIFF', 0, 'latin1');
+  out.writeUInt32LE(bytes - 8, 4);
+  out.write('WAVE', 8, 'latin1');
+  sample.copy(out, 12, 12, 36); // the sample's own fmt chunk: 16 kHz mono 16-bit PCM
+  out.write('data', 36, 'latin1');
+  out.writeUInt32LE(dataBytes, 40);
+  for (let o = 44; o < 44 + dataBytes; o += pcm.length)
+    pcm.copy(out, o, 0, Math.min(pcm.length, 44 + dataBytes - o));
+  // An odd total leaves one pad byte after the data, as RIFF chunks are padded to even sizes.
+  return out;
 }

@@ -76,7 +76,7 @@ describe('the audit trail (AUDIT_LOG)', () => {
       bytes: MP3.length,
       sha256: MP3_SHA,
       content_type: 'audio/mpeg',
-      seconds: null,
+      seconds: 2.088, // from the audio-facts step: the MP3's frames, as ffprobe measures them
     };
     expect(first).toEqual({
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
@@ -183,7 +183,8 @@ describe('the audit trail (AUDIT_LOG)', () => {
       voice_name: 'Without consent',
       consent: false,
       caller: { person: ALICE },
-      files: [{ filename: 'sample.mp3', sha256: MP3_SHA, content_type: null }],
+      // Consent is checked once the audio is read: the entry says what was refused.
+      files: [{ filename: 'sample.mp3', sha256: MP3_SHA, content_type: 'audio/mpeg', seconds: 2.088 }],
       attempts: 0,
     });
     expect(outcomes[1]?.files?.[0]).toMatchObject({ filename: 'text-named.mp3', content_type: null });

@@ -1,6 +1,7 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { wavOfSize } from '../helpers/fixtures.js';
 import {
   buildService,
   deferred,
@@ -16,15 +17,8 @@ import { rawConnect } from '../helpers/raw-client.js';
 /** Spooled to disk whatever the size, so an empty folder means the files were removed. */
 const SPOOL_ALL = { MEMORY_BUFFER_FILE_BYTES: '0' };
 
-/** A WAV head and `size` bytes of samples. */
-const wav = (size: number) =>
-  Buffer.concat([
-    Buffer.from(
-      'RIFF\x24\x00\x10\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80\x3e\x00\x00\x00\x7d\x00\x00\x02\x00\x10\x00data\x00\x00\x10\x00',
-      'latin1',
-    ),
-    Buffer.alloc(size, 7),
-  ]);
+/** A real WAV of about `size` bytes of samples. */
+const wav = (size: number) => wavOfSize(size + 44);
 
 /** A raw clone request: its head and its multipart body. */
 function rawClone(parts: Parameters<typeof multipart>[0]) {

@@ -129,6 +129,9 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
       'bff.upload.bytes': readFileSync(audio('sample.mp3')).length,
     });
     expect(only(spans, (s) => s.name === 'audio identify').parentSpanId).toBe(server.spanId);
+    const audioRead = only(spans, (s) => s.name === 'audio read');
+    expect(audioRead.parentSpanId).toBe(server.spanId);
+    expect(audioRead.attributes).toMatchObject({ 'bff.upload.files': 1, 'bff.audio.seconds': 2.088 });
     // The audit trail's two lines, the first before the call to Truedy.
     const audits = spans.filter((s) => s.name === 'audit write');
     expect(audits.map((a) => [a.attributes['bff.audit.line'], a.parentSpanId])).toEqual([
@@ -239,6 +242,7 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
       'POST /api/voices/clone',
       'POST /voices/clone',
       'audio identify',
+      'audio read',
       'audit write',
       'audit write',
       'truedy clone',

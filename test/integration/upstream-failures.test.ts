@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { wavOfSize } from '../helpers/fixtures.js';
 import {
-  audio,
   buildService,
   inFlight,
   listen,
@@ -55,8 +54,7 @@ describe('no retry where a second call could clone twice (SPEC "Retry policy and
   it('a connection that breaks before the whole body was sent is retried: Truedy never had the request', () => {
     // The fake resets as soon as the request head arrives; 16 MiB of JSON cannot all have left
     // by then (socket buffers hold a few MiB), so the body was cut short. The size is the point here.
-    const wav = readFileSync(audio('sample.wav'));
-    const big = Buffer.concat([wav, Buffer.alloc(12 * 1024 * 1024 - wav.length, 1)]);
+    const big = wavOfSize(12 * 1024 * 1024);
     return withServiceOnClock(
       { queue: [{ destroy: 'before-body' }], env: { MAX_FILE_BYTES: String(16 * 1024 * 1024) } },
       async (svc, clock) => {

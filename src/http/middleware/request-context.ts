@@ -36,6 +36,7 @@ export function requestContext(logger: Logger, metrics: Metrics, clock: Clock) {
           bytes_in: l.uploadBytes ?? (Number(req.get('content-length')) || 0),
           bytes_out: Number(res.getHeader('content-length')) || 0,
           upstream_attempts: l.upstreamAttempts ?? 0,
+          ...(l.audioSeconds === undefined ? {} : { audio_seconds: l.audioSeconds }),
           // Who asked (SPEC: in the request's log line); a person's id as it is, as the audit trail has it.
           ...(l.caller ? { caller: l.caller } : {}),
         },

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { type AudioFile, identifyAudio } from '../../audio/identify-audio.js';
+import { type MeasuredFile, measureAudio } from '../../audio/measure-audio.js';
 import type { AuditTrail } from '../../audit/audit-trail.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/config.js';
@@ -20,6 +21,7 @@ import { errorEnvelope } from '../error-handler.js';
 import { toHttpError } from '../error-table.js';
 import type { Metrics } from '../metrics.js';
 import { clientKey } from '../middleware/guard.js';
+import type { AudioMeta } from '../schemas.js';
 import { auditAnswer, auditRequested } from './clone-audit.js';
 import { type Answer, clientGone, send, voiceAnswer } from './respond.js';
 
@@ -47,6 +49,19 @@ function idempotencyKey(req: Request): string | undefined {
     throw new ServiceError('invalid_request', 'Idempotency-Key must be 1 to 255 printable ASCII characters.');
   }
   return key;
+}
+
+/** `meta.audio` of the clone's answer: the total and each file's facts (SPEC "POST /api/voices/clone"). */
+function audioMeta(seconds: number, files: readonly MeasuredFile[]): AudioMeta {
+  return {
+    seconds,
+    files: files.map((f) => ({
+      filename: f.filename,
+      content_type: f.contentType,
+      bytes: f.size,
+      seconds: f.seconds,
+    })),
+  };
 }
 
 /** The idempotency store with each of its calls as an `idempotency` span (claim, store, release). */
@@ -93,21 +108,37 @@ export function cloneHandler(deps: CloneRouteDeps) {
     res.locals.uploadBytes = upload.bytes;
     const request = validateUpload(upload);
     res.locals.cloneFacts = { name: request.name, consent: request.consent, files: request.files };
-    requireConsent(request, config.requireConsent);
-    const files = await withSpan(SPAN.audioIdentify, {}, () => identifyAudio(request.files));
+    const gone = clientGone(res);
+    const identified = await withSpan(SPAN.audioIdentify, {}, () => identifyAudio(request.files));
+    res.locals.cloneFacts.files = identified;
+    const audio = await withSpan(SPAN.audioRead, { [ATTR.uploadFiles]: identified.length }, async (span) => {
+      const read = await measureAudio(identified, config.limits, gone);
+      span.setAttribute(ATTR.audioSeconds, read.seconds);
+      return read;
+    });
+    const { files } = audio;
     res.locals.cloneFacts.files = files;
+    res.locals.audioSeconds = audio.seconds;
+    requireConsent(request, config.requireConsent);
 
     const clone = async (): Promise<Answer> => {
       await auditRequested(deps.audit, req, res);
       deps.metrics.uploadBytes.inc(upload.bytes);
       const result = await deps.upstream.cloneVoice(createCloneBody(request.name, files), {
         requestId: res.locals.requestId,
-        signal: clientGone(res),
+        signal: gone,
         log: res.locals.log,
       });
       res.locals.upstreamAttempts = result.attempts;
       const normalized = normalizeVoice(result.data, request.name, result.receivedAt);
-      return voiceAnswer(res, 201, normalized, result, new Date(clock.now()));
+      return voiceAnswer(
+        res,
+        201,
+        normalized,
+        result,
+        new Date(clock.now()),
+        audioMeta(audio.seconds, files),
+      );
     };
     if (idemKey === undefined) return { answer: await clone(), replayed: false };
 
