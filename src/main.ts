@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config/config.js';
+import { createHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { createSandboxApp } from './sandbox/sandbox-app.js';
 import { createService, serviceRedactor } from './service.js';
@@ -62,10 +63,10 @@ async function main() {
     logger.error('Redis is not reachable yet: /readyz says 503 and clone requests are refused until it is');
   }
   // connectionsCheckingInterval: how often Node enforces headersTimeout/requestTimeout (default 30 s).
-  const server = createServer(
-    { connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs) },
-    service.app,
-  );
+  // The app, not Node, answers `Expect: 100-continue` (SPEC "POST /api/voices/clone").
+  const server = createHttpServer(service.app, {
+    connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+  });
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
   const address = await listen(server, config.port, config.host);

@@ -10,6 +10,7 @@ import { createRedactor, type Redactor } from './redact.js';
 import { createMemoryIdempotencyStore } from './stores/idempotency.js';
 import { createRedisStores } from './stores/redis.js';
 import { createMemoryGate, type UpstreamGate } from './stores/upstream-gate.js';
+import { createMemoryBudget } from './upload/memory-budget.js';
 import { type OpenWrite, openSpoolFolder } from './upload/spool-folder.js';
 import { createTruedyClient } from './upstream/truedy-client.js';
 
@@ -56,6 +57,8 @@ export function createService(config: Config, options: ServiceOptions) {
       'removed uploads left in UPLOAD_DIR by processes that died',
     );
   }
+  // One per process: every request's in-memory parts count against it (SPEC MEMORY_BUFFER_TOTAL_BYTES).
+  const memoryBudget = createMemoryBudget(config.memoryBuffer);
   const metrics = createMetrics();
   const lifecycle = options.lifecycle ?? { draining: false };
   const pacing = { limit: config.upstreamRateLimitPerMinute, windowMs: options.pacingWindowMs ?? 60_000 };
@@ -89,6 +92,7 @@ export function createService(config: Config, options: ServiceOptions) {
     rateLimitStore: redis?.rateLimitStore,
     idempotency: redis?.idempotency ?? createMemoryIdempotencyStore(10_000, () => clock.now()),
     spoolFolder,
+    memoryBudget,
     form: { webDir: options.webDir ?? DEFAULT_WEB_DIR, pollMs: options.formPollMs ?? 3000 },
     lingerMs: options.lingerMs ?? LINGER_MS,
     storeHealthy: redis?.healthy,
@@ -100,6 +104,7 @@ export function createService(config: Config, options: ServiceOptions) {
     gate,
     redis,
     spoolFolder,
+    memoryBudget,
     /** Resolves once the shared store is connected (true), or after `timeoutMs` (false); true without Redis. */
     ready: (timeoutMs: number) => redis?.ready(timeoutMs) ?? Promise.resolve(true),
     /** Stops the stores and removes the spool folder; call once no request is in flight. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll } from '@jest/globals';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { type Config, loadConfig } from '../../src/config/config.js';
+import { createHttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import type { Redactor } from '../../src/redact.js';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
@@ -93,11 +94,11 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** Listens on 127.0.0.1:0. */
+/** Listens on 127.0.0.1:0, with the server main.ts uses (the app answers `Expect: 100-continue`). */
 export async function listen(
   handler: Express | ((req: IncomingMessage, res: ServerResponse) => void),
 ): Promise<Running> {
-  const server = createServer(handler);
+  const server = createHttpServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

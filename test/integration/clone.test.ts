@@ -32,7 +32,7 @@ describe('POST /api/voices/clone against the sandbox', () => {
   afterAll(() => sandbox.close());
 
   it('answers 201 with the normalized voice, request id and attempts', async () => {
-    const { app, config } = buildService(testConfig(), sandbox.url);
+    const { app, config, memoryBudget } = buildService(testConfig(), sandbox.url);
     const res = await request(app)
       .post('/api/voices/clone')
       .set('X-Request-Id', 'form-42')
@@ -62,6 +62,7 @@ describe('POST /api/voices/clone against the sandbox', () => {
     expect(res.body.meta).toMatchObject({ request_id: 'form-42', upstream_request_id: expect.any(String) });
     expect(Date.parse(res.body.meta.ts)).not.toBeNaN();
     expect(filesIn(config.uploadDir)).toEqual([]);
+    expect(memoryBudget.inUse).toBe(0);
   });
 
   it('normalizes both of the sandbox shapes to the same fields', async () => {
@@ -218,7 +219,7 @@ describe('POST /api/voices/clone: what goes upstream', () => {
   });
 
   it('a spooled file gone before the send is 500 internal_error at once: not retried, not blamed on Truedy', async () => {
-    const config = testConfig();
+    const config = testConfig({ MEMORY_BUFFER_FILE_BYTES: '0' });
     const memory = createMemoryGate({ limit: 0, windowMs: 60_000 });
     // Something outside the service (a tmp cleaner, say) empties the spool folder while the
     // request waits for its send slot.
@@ -349,7 +350,7 @@ describe('POST /api/voices/clone: refused before anything goes upstream', () => 
     ];
 
   it.each(cases)('%s', async (_what, build, status, code, details) => {
-    const { app, config } = buildService(small, fake.url);
+    const { app, config, memoryBudget } = buildService(small, fake.url);
     const before = fake.received.length;
     const res = await build(request(app).post('/api/voices/clone'));
     expect(res.status).toBe(status);
@@ -361,6 +362,7 @@ describe('POST /api/voices/clone: refused before anything goes upstream', () => 
     expect(fake.received.length).toBe(before);
     await new Promise((r) => setTimeout(r, 20));
     expect(filesIn(config.uploadDir)).toEqual([]);
+    expect(memoryBudget.inUse).toBe(0);
   });
 
   it('a body that is not multipart is 415', async () => {

@@ -232,7 +232,7 @@ describe('a connection that never opened is retried', () => {
 
 describe('a client that disconnects', () => {
   it('cancels the pending wait and every attempt still to come, and leaves no spooled file', async () => {
-    const { fake, app, config } = await scripted([truedy429(400)]);
+    const { fake, app, config, memoryBudget } = await scripted([truedy429(400)]);
     const server = await listen(app);
     servers.push(server);
     const controller = new AbortController();
@@ -254,6 +254,7 @@ describe('a client that disconnects', () => {
     await new Promise((r) => setTimeout(r, 600));
     expect(fake.received).toHaveLength(1);
     expect(filesIn(config.uploadDir)).toEqual([]);
+    expect(memoryBudget.inUse).toBe(0);
   });
 });
 

@@ -36,7 +36,8 @@ async function waitForEmpty(dir: string, ms = 1000): Promise<string[]> {
 describe('no spooled upload outlives its request', () => {
   let fake: FakeUpstream;
   let server: Running;
-  const config = testConfig({ MAX_FILE_BYTES: String(2 * 1024 * 1024) });
+  // The disk spool is the point here: memory buffering off (memory-upload.test.ts covers memory).
+  const config = testConfig({ MAX_FILE_BYTES: String(2 * 1024 * 1024), MEMORY_BUFFER_FILE_BYTES: '0' });
   const wav = Buffer.concat([
     Buffer.from(
       'RIFF\x24\x00\x10\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80\x3e\x00\x00\x00\x7d\x00\x00\x02\x00\x10\x00data\x00\x00\x10\x00',
@@ -136,7 +137,7 @@ describe('client gone while the body is going upstream', () => {
 describe('bodies larger than any acceptable upload', () => {
   let fake: FakeUpstream;
   let server: Running;
-  const config = testConfig({ MAX_TOTAL_BYTES: '100000' });
+  const config = testConfig({ MAX_TOTAL_BYTES: '100000', MEMORY_BUFFER_FILE_BYTES: '0' });
   beforeAll(async () => {
     fake = await startFakeUpstream();
     server = await listen(buildService(config, fake.url).app);

@@ -8,6 +8,7 @@ import { normalizeVoice } from '../../normalize/voice.js';
 import type { IdempotencyStore } from '../../stores/idempotency.js';
 import { withIdempotency } from '../../stores/with-idempotency.js';
 import { createCloneBody } from '../../upload/clone-body.js';
+import type { MemoryBudget } from '../../upload/memory-budget.js';
 import { readUpload } from '../../upload/read-upload.js';
 import { requireConsent } from '../../upload/require-consent.js';
 import { Spool } from '../../upload/spool.js';
@@ -29,6 +30,8 @@ export interface CloneRouteDeps {
   idempotency: IdempotencyStore;
   /** The process's private spool folder (SPEC "Privacy of uploads"). */
   spoolFolder: Pick<SpoolFolder, 'dir' | 'openWrite'>;
+  /** The process's memory allowance: small parts are held there instead of the spool. */
+  memoryBudget: MemoryBudget;
 }
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
@@ -63,7 +66,7 @@ export function cloneHandler(deps: CloneRouteDeps) {
 
   return async (req: Request, res: Response) => {
     const idemKey = idempotencyKey(req);
-    const spool = new Spool(deps.spoolFolder);
+    const spool = new Spool(deps.spoolFolder, deps.memoryBudget);
     res.once('close', () => void spool.release());
 
     const upload = await readUpload(req, res, spool, config.limits);
