@@ -127,10 +127,27 @@ class PartSink extends Writable {
 
   override _destroy(error: Error | null, done: (e?: Error | null) => void): void {
     this.chunks = undefined;
-    if (this.file && !this.file.writableFinished) this.file.destroy();
-    done(error);
+    const { file, path } = this;
+    if (!file || path === undefined || (file.writableFinished && !error)) {
+      done(error);
+      return;
+    }
+    // A part that failed takes its file with it before the failure is reported (multer removes
+    // the parts already complete the same way), so no error answer goes out while it exists.
+    const remove = () =>
+      void unlink(path)
+        .then(ignore, ignore)
+        .then(() => done(error));
+    if (file.closed) {
+      remove();
+    } else {
+      file.once('close', remove);
+      file.destroy();
+    }
   }
 }
+
+const ignore = () => undefined;
 
 /**
  * A multer storage engine for one request: holds each file part in memory or streams it to the
