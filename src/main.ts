@@ -28,13 +28,19 @@ async function main() {
     throw error;
   }
   const tracing = config.tracing ? await startTracing(config.tracing) : undefined;
-  const [{ createLogger }, { createSandboxApp }, { createService, serviceRedactor }, { traceRequests }] =
-    await Promise.all([
-      import('./logger.js'),
-      import('./sandbox/sandbox-app.js'),
-      import('./service.js'),
-      import('./tracing/server-span.js'),
-    ]);
+  const [
+    { createLogger },
+    { createSandboxApp },
+    { createService, serviceRedactor },
+    { traceRequests },
+    { createHttpServer },
+  ] = await Promise.all([
+    import('./logger.js'),
+    import('./sandbox/sandbox-app.js'),
+    import('./service.js'),
+    import('./tracing/server-span.js'),
+    import('./http/server.js'),
+  ]);
   // No key outside production: the embedded fake Truedy gets a random one of its own.
   const apiKey = config.truedyApiKey ?? `sandbox_${randomBytes(16).toString('hex')}`;
   const logger = createLogger({ level: config.logLevel, redactor: serviceRedactor(config, apiKey) });
@@ -93,10 +99,10 @@ async function main() {
     logger.error('Redis is not reachable yet: /readyz says 503 and clone requests are refused until it is');
   }
   // connectionsCheckingInterval: how often Node enforces headersTimeout/requestTimeout (default 30 s).
-  const server = createServer(
-    { connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs) },
-    traceRequests(service.app),
-  );
+  // The app, not Node, answers `Expect: 100-continue` (SPEC "POST /api/voices/clone").
+  const server = createHttpServer(traceRequests(service.app), {
+    connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+  });
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
   const address = await listen(server, config.port, config.host);

@@ -18,6 +18,7 @@ import { createRedactor, type Redactor } from './redact.js';
 import { createMemoryIdempotencyStore } from './stores/idempotency.js';
 import { createRedisStores } from './stores/redis.js';
 import { createMemoryGate, type UpstreamGate } from './stores/upstream-gate.js';
+import { createMemoryBudget } from './upload/memory-budget.js';
 import { type OpenWrite, openSpoolFolder } from './upload/spool-folder.js';
 import { createTruedyClient } from './upstream/truedy-client.js';
 
@@ -85,6 +86,8 @@ export function createService(config: Config, options: ServiceOptions) {
       'removed uploads left in UPLOAD_DIR by processes that died',
     );
   }
+  // One per process: every request's in-memory parts count against it (SPEC MEMORY_BUFFER_TOTAL_BYTES).
+  const memoryBudget = createMemoryBudget(config.memoryBuffer);
   const metrics = createMetrics();
   const lifecycle = options.lifecycle ?? { draining: false };
   const pacing = { limit: config.upstreamRateLimitPerMinute, windowMs: options.pacingWindowMs ?? 60_000 };
@@ -125,6 +128,7 @@ export function createService(config: Config, options: ServiceOptions) {
     authenticator,
     audit,
     spoolFolder,
+    memoryBudget,
     form: { webDir: options.webDir ?? DEFAULT_WEB_DIR, pollMs: options.formPollMs ?? 3000 },
     lingerMs: options.lingerMs ?? LINGER_MS,
     storeHealthy: redis?.healthy,
@@ -138,6 +142,7 @@ export function createService(config: Config, options: ServiceOptions) {
     spoolFolder,
     authenticator,
     audit,
+    memoryBudget,
     /** Resolves once the shared store is connected (true), or after `timeoutMs` (false); true without Redis. */
     ready: (timeoutMs: number) => redis?.ready(timeoutMs) ?? Promise.resolve(true),
     /** Stops the stores and removes the spool folder; call once no request is in flight. */

@@ -8,11 +8,13 @@ import type { Config } from '../config/config.js';
 import { ServiceError } from '../errors.js';
 import type { Authenticator } from '../identity/authenticator.js';
 import type { IdempotencyStore } from '../stores/idempotency.js';
+import type { MemoryBudget } from '../upload/memory-budget.js';
 import type { SpoolFolder } from '../upload/spool-folder.js';
 import type { TruedyClient } from '../upstream/truedy-client.js';
 import { errorHandler } from './error-handler.js';
 import type { Metrics } from './metrics.js';
 import { authenticate } from './middleware/authenticate.js';
+import { beforeBody } from './middleware/before-body.js';
 import { cloneRateLimit, originGuard } from './middleware/guard.js';
 import { requestContext } from './middleware/request-context.js';
 import { OPENAPI } from './openapi.js';
@@ -42,6 +44,8 @@ export interface AppDeps {
   /** Where each clone's audit entries go (AUDIT_LOG, or the log). */
   audit: AuditTrail;
   spoolFolder: Pick<SpoolFolder, 'dir' | 'openWrite'>;
+  /** The process's allowance for upload bytes held in memory instead of the spool. */
+  memoryBudget: MemoryBudget;
   form: FormOptions;
   /** How long a refused body may take to finish arriving. */
   lingerMs: number;
@@ -105,6 +109,8 @@ export function createApp(deps: AppDeps): Express {
   app.post(
     '/api/voices/clone',
     cloneRateLimit(config, deps.rateLimitStore),
+    // Last of the steps that need no body: what it lets through is sent 100 Continue and read.
+    beforeBody(config.limits),
     cloneHandler({
       config,
       upstream: deps.upstream,
@@ -113,6 +119,7 @@ export function createApp(deps: AppDeps): Express {
       idempotency: deps.idempotency,
       audit: deps.audit,
       spoolFolder: deps.spoolFolder,
+      memoryBudget: deps.memoryBudget,
     }),
   );
   app.get('/api/voices/:id', getVoiceHandler({ upstream: deps.upstream, clock }));

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import { cutBodyPast } from '../upload/read-upload.js';
+import { awaitsContinue } from './server.js';
 
 /** How much of a refused body the server still reads, and for how long. */
 export interface LingerLimits {
@@ -26,6 +27,7 @@ function clientKeepsAlive(req: Request): boolean {
  * when the connection stays open (the answer arrives at once), before it when the client asked
  * for `Connection: close` (Node closes the socket as soon as that answer is written). Only a body
  * too large to be worth reading, or one that does not arrive in time, gets the connection cut.
+ * A client still waiting for `100 Continue` has sent nothing: it is answered and the connection closed.
  */
 export function answerRefusedBody(
   req: Request,
@@ -34,6 +36,13 @@ export function answerRefusedBody(
   answer: () => void,
 ): void {
   req.unpipe();
+  if (awaitsContinue(req)) {
+    // The client waits for 100 Continue and has sent no body: nothing to linger for. The answer
+    // goes at once and the connection closes after it, so a body sent anyway is never read.
+    res.setHeader('Connection', 'close');
+    answer();
+    return;
+  }
   const declared = Number(req.headers['content-length']);
   if (res.getHeader('Connection') === 'close' || (Number.isFinite(declared) && declared > limits.maxBytes)) {
     // Not worth reading (or the process is draining): answer, and Node closes after it.

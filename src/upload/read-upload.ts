@@ -91,10 +91,36 @@ export function cutBodyPast(req: IncomingMessage, maxBytes: number): void {
   });
 }
 
+/** What is known of an upload before its body is read: its declared type and length. */
+export interface UploadHead {
+  /** Does the request declare a multipart/form-data body? */
+  multipart: boolean;
+  /** The declared Content-Length; undefined for a chunked body. */
+  contentLength: number | undefined;
+}
+
 /**
- * Pipeline step: reads a multipart clone request into `spool` (SPEC "POST /api/voices/clone").
- * Refuses before a byte is read what no acceptable upload can be (not multipart, a declared
- * length past the limits).
+ * The rules an upload is refused by before a byte of its body is read (SPEC "POST
+ * /api/voices/clone": not multipart, a declared size over the limits). The one place they live:
+ * the pre-body step applies them, and a client waiting with `Expect: 100-continue` is told no
+ * instead of sending the body only to be refused.
+ */
+export function refuseBeforeBody(head: UploadHead, limits: UploadLimits): ServiceError | undefined {
+  if (!head.multipart) {
+    return new ServiceError('unsupported_media_type', 'Send the upload as multipart/form-data.');
+  }
+  // A declared length no acceptable upload can have is refused before a byte is read, rather
+  // than read (multer would drain it to its end) only to be refused.
+  if (head.contentLength !== undefined && head.contentLength > limits.maxRequestBytes) {
+    return tooLarge('MAX_TOTAL_BYTES', limits.maxTotalBytes);
+  }
+  return undefined;
+}
+
+/**
+ * Pipeline step: reads a multipart clone request into `spool` (SPEC "POST /api/voices/clone"),
+ * each file part held in memory or spooled (see storage.ts). What no acceptable upload can be is
+ * refused before this step, by `refuseBeforeBody`.
  */
 export async function readUpload(
   req: Request,
@@ -102,14 +128,6 @@ export async function readUpload(
   spool: Spool,
   limits: UploadLimits,
 ): Promise<ReceivedUpload> {
-  if (!req.is('multipart/form-data')) {
-    throw new ServiceError('unsupported_media_type', 'Send the upload as multipart/form-data.');
-  }
-  // A declared length no acceptable upload can have is refused before a byte is read, rather
-  // than read (multer would drain it to its end) only to be refused.
-  if (Number(req.headers['content-length']) > limits.maxRequestBytes) {
-    throw tooLarge('MAX_TOTAL_BYTES', limits.maxTotalBytes);
-  }
   const options: MulterOptions = {
     storage: spoolStorage(spool, limits.maxTotalBytes),
     limits: {

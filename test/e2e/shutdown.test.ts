@@ -24,6 +24,8 @@ describe('SIGTERM', () => {
       TRUEDY_BASE_URL: fake.url,
       UPLOAD_DIR: uploadDir,
       UPSTREAM_RATE_LIMIT_PER_MINUTE: '0',
+      // The spool is what must not outlive the drain: the small fixture goes to disk, not memory.
+      MEMORY_BUFFER_FILE_BYTES: '0',
     });
     try {
       const { body, contentType } = multipart([

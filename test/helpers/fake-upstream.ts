@@ -1,10 +1,11 @@
 // A scripted fake Truedy over real HTTP on 127.0.0.1 (no service code).
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll } from '@jest/globals';
 import type { Express } from 'express';
 import type { Clock } from '../../src/clock.js';
+import { createHttpServer } from '../../src/http/server.js';
 
 /** A running HTTP server on 127.0.0.1 and a port of its own. */
 export interface Running {
@@ -13,11 +14,11 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** Listens on 127.0.0.1:0. */
+/** Listens on 127.0.0.1:0, with the server main.ts uses (the app answers `Expect: 100-continue`). */
 export async function listen(
   handler: Express | ((req: IncomingMessage, res: ServerResponse) => void),
 ): Promise<Running> {
-  const server = createServer(handler);
+  const server = createHttpServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -88,7 +88,7 @@ describe('POST /api/voices/clone: refused before anything goes upstream', () => 
   ];
 
   it.each(cases)('%s', async (_what, clone, status, code, details) => {
-    const { app, config } = buildService(small, fake.url);
+    const { app, config, memoryBudget } = buildService(small, fake.url);
     const before = fake.received.length;
     const res = await postClone(app, clone);
     expect(res.status).toBe(status);
@@ -99,6 +99,7 @@ describe('POST /api/voices/clone: refused before anything goes upstream', () => 
     if (details) expect(res.body.error.details).toMatchObject(details);
     expect(fake.received.length).toBe(before);
     expect(await waitForEmptyDir(config.uploadDir)).toEqual([]);
+    expect(memoryBudget.inUse).toBe(0); // what was held in memory is given back too
   });
 
   it('a body that is not multipart is 415', async () => {

@@ -6,6 +6,7 @@ import {
   base64Length,
   createCloneBody,
   jsonString,
+  MEMORY_BATCH,
   READ_CHUNK,
   type ReadFn,
 } from '../../src/upload/clone-body.js';
@@ -95,6 +96,32 @@ describe('createCloneBody', () => {
         createCloneBody('n', [{ filename: 'm', source, size: data.length, contentType: 'audio/wav' }]).open(),
       );
     expect((await from({ bytes: data })).equals(await from({ path: p }))).toBe(true);
+  });
+
+  it('sends what memory holds in chunks of at most MEMORY_BATCH, splitting files on whole base64 groups', async () => {
+    const third = (MEMORY_BATCH / 4) * 3;
+    const sizes = [third - 1, third, third + 1, 1, 0, 2 * third + 2];
+    const files = sizes.map((n) => randomBytes(n));
+    const body = createCloneBody(
+      'n',
+      files.map((data, i) => ({
+        filename: `f${i}`,
+        source: { bytes: data },
+        size: data.length,
+        contentType: 'a/b',
+      })),
+    );
+    const chunks: Buffer[] = [];
+    for await (const c of body.open()) chunks.push(Buffer.from(c as Buffer));
+    const bytes = Buffer.concat(chunks);
+    expect(bytes.length).toBe(body.contentLength);
+    expect(Math.max(...chunks.map((c) => c.length))).toBeLessThanOrEqual(MEMORY_BATCH);
+    // Nearly 4 MiB of base64 in a handful of writes, not in 48 KiB pieces.
+    expect(chunks.length).toBeLessThan(8);
+    const sent = (JSON.parse(bytes.toString()) as { files: { data: string }[] }).files;
+    expect(sent.map((f, i) => Buffer.from(f.data, 'base64').equals(files[i] as Buffer))).toEqual(
+      files.map(() => true),
+    );
   });
 
   it('produces byte-identical bodies every time it is opened (one per retry)', async () => {

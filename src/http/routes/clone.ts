@@ -11,6 +11,7 @@ import type { IdempotencyStore } from '../../stores/idempotency.js';
 import { withIdempotency } from '../../stores/with-idempotency.js';
 import { ATTR, SPAN, withSpan } from '../../tracing/spans.js';
 import { createCloneBody } from '../../upload/clone-body.js';
+import type { MemoryBudget } from '../../upload/memory-budget.js';
 import { readUpload } from '../../upload/read-upload.js';
 import { requireConsent } from '../../upload/require-consent.js';
 import { Spool } from '../../upload/spool.js';
@@ -36,6 +37,8 @@ export interface CloneRouteDeps {
   audit: AuditTrail;
   /** The process's private spool folder (SPEC "Privacy of uploads"). */
   spoolFolder: Pick<SpoolFolder, 'dir' | 'openWrite'>;
+  /** The process's memory allowance: small parts are held there instead of the spool. */
+  memoryBudget: MemoryBudget;
 }
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
@@ -165,7 +168,7 @@ export function cloneHandler(deps: CloneRouteDeps) {
   }
 
   return async (req: Request, res: Response) => {
-    const spool = new Spool(deps.spoolFolder);
+    const spool = new Spool(deps.spoolFolder, deps.memoryBudget);
     // A client gone mid-upload never reaches the finally below: the close releases it.
     res.once('close', () => void spool.release());
     let result: { answer: Answer; replayed: boolean };
