@@ -34,9 +34,10 @@ export function hasRawControl(s: string): boolean {
 /**
  * A real PCM WAV of exactly `bytes` bytes (at least 46): the spoken sample's own audio repeated,
  * under a header that says what is there. The audio-facts step reads it like any recording, so
- * tests that need a large upload send this, not zeros or random bytes after a header.
+ * tests that need a large upload send this, not zeros or random bytes after a header. Each
+ * `variant` starts the speech at another sample, so files of one size can still differ.
  */
-export function wavOfSize(bytes: number): Buffer {
+export function wavOfSize(bytes: number, variant = 0): Buffer {
   const sample = readFileSync(audio('sample.wav'));
   const at = sample.indexOf('data');
   const pcm = sample.subarray(at + 8, at + 8 + sample.readUInt32LE(at + 4));

@@ -128,6 +128,13 @@ describe('Expect: 100-continue', () => {
     ],
     ['not multipart (415)', {}, cloneHead('application/json', 5000), 415, 'unsupported_media_type'],
     [
+      'a malformed Idempotency-Key (400)',
+      {},
+      cloneHead(multipartType, anUpload.length, `Idempotency-Key: ${'k'.repeat(256)}\r\n`),
+      400,
+      'invalid_request',
+    ],
+    [
       // A refused body is normally read before the answer when the client asked to close: not this one.
       'a foreign origin, the client asking for Connection: close (403)',
       {},

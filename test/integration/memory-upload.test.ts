@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import type { MemoryBudget } from '../../src/upload/memory-budget.js';
 import { type OpenWrite, openPrivateFile } from '../../src/upload/spool-folder.js';
+import { wavOfSize } from '../helpers/fixtures.js';
 import {
   buildService,
   type FakeUpstream,
@@ -23,23 +24,9 @@ import { multipart, type Part } from '../helpers/multipart.js';
 
 const KiB = 1024;
 
-/** A PCM WAV of `size` bytes (even): a real header, random samples, so every file is distinct. */
-function wav(size: number): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(size - 8, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(16000, 24);
-  h.writeUInt32LE(32000, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(size - 44, 40);
-  return Buffer.concat([h, randomBytes(size - 44)]);
-}
+/** A real PCM WAV of `size` bytes; each call starts the speech elsewhere, so every file is distinct. */
+let made = 0;
+const wav = (size: number): Buffer => wavOfSize(size, ++made);
 
 /** SHA-256 of each buffer (jest compares big Buffers element by element: far too slow). */
 const digests = (files: readonly Buffer[]) => files.map((f) => createHash('sha256').update(f).digest('hex'));

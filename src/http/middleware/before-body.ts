@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { refuseBeforeBody, type UploadLimits } from '../../upload/read-upload.js';
+import { idempotencyKey } from '../idempotency-key.js';
 import { sendContinue } from '../server.js';
 
 /**
@@ -20,6 +21,8 @@ export function beforeBody(limits: UploadLimits) {
       limits,
     );
     if (refusal) return next(refusal);
+    // A malformed Idempotency-Key is known from the head too: refused before the body is asked for.
+    idempotencyKey(req);
     sendContinue(req, res);
     next();
   };

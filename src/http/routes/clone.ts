@@ -20,6 +20,7 @@ import { validateUpload } from '../../upload/validate-upload.js';
 import type { TruedyClient } from '../../upstream/truedy-client.js';
 import { errorEnvelope } from '../error-handler.js';
 import { toHttpError } from '../error-table.js';
+import { idempotencyKey } from '../idempotency-key.js';
 import type { Metrics } from '../metrics.js';
 import { clientKey } from '../middleware/guard.js';
 import type { AudioMeta } from '../schemas.js';
@@ -41,18 +42,7 @@ export interface CloneRouteDeps {
   memoryBudget: MemoryBudget;
 }
 
-const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 const REPLAY_TTL_MS = 24 * 60 * 60 * 1000;
-
-/** The optional `Idempotency-Key` (1–255 printable ASCII), or 400. */
-function idempotencyKey(req: Request): string | undefined {
-  const key = req.get('idempotency-key');
-  if (key === undefined) return undefined;
-  if (!IDEMPOTENCY_KEY.test(key)) {
-    throw new ServiceError('invalid_request', 'Idempotency-Key must be 1 to 255 printable ASCII characters.');
-  }
-  return key;
-}
 
 /** `meta.audio` of the clone's answer: the total and each file's facts (SPEC "POST /api/voices/clone"). */
 function audioMeta(seconds: number, files: readonly MeasuredFile[]): AudioMeta {
