@@ -1,24 +1,14 @@
-import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { audio, listen } from '../helpers/kit.js';
+import { auditFilePath, readAuditFile } from '../helpers/audit-file.js';
+import { audio, listen, tempDir } from '../helpers/kit.js';
 import { runToExit, startServiceProcess } from '../helpers/process.js';
 
 const MP3 = readFileSync(audio('sample.mp3'));
 
-/** A fresh folder for one test's audit file. */
-const folder = () => mkdtempSync(path.join(os.tmpdir(), 'bff-audit-'));
-
 /** The audit file's entries: [event, request id, status]. */
-function entries(file: string): [string, string, number | null][] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { event: string; request_id: string; status: number | null })
-    .map((e) => [e.event, e.request_id, e.status]);
-}
+const entries = (file: string) => readAuditFile(file).map((e) => [e.event, e.request_id, e.status]);
 
 function clone(url: string, name: string) {
   const form = new FormData();
@@ -38,7 +28,7 @@ async function logged(lines: string[], text: string) {
 
 describe('the audit trail of the service as a process', () => {
   it('SIGKILLed right after answering 201, both entries of that clone are on disk', async () => {
-    const file = path.join(folder(), 'audit.log');
+    const file = auditFilePath();
     const svc = await startServiceProcess({ NODE_ENV: 'development', AUDIT_LOG: file });
     let requestId = '';
     try {
@@ -58,7 +48,7 @@ describe('the audit trail of the service as a process', () => {
   });
 
   it('SIGHUP (logrotate): entries after it go to a new file at AUDIT_LOG, those before stay in the renamed one', async () => {
-    const file = path.join(folder(), 'audit.log');
+    const file = auditFilePath();
     const svc = await startServiceProcess({ NODE_ENV: 'development', AUDIT_LOG: file });
     try {
       const first = await clone(svc.url, 'Before rotation');
@@ -76,7 +66,7 @@ describe('the audit trail of the service as a process', () => {
   });
 
   it('an AUDIT_LOG that cannot be opened stops start-up with one line naming it', async () => {
-    const { code, stderr } = await runToExit({ NODE_ENV: 'development', AUDIT_LOG: folder() });
+    const { code, stderr } = await runToExit({ NODE_ENV: 'development', AUDIT_LOG: tempDir() });
     expect(code).not.toBe(0);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toContain('AUDIT_LOG');

@@ -1,11 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
+import { auditFilePath, readAuditFile } from '../helpers/audit-file.js';
 import { launchChromium } from '../helpers/browser.js';
-import { audio, buildService, listen, type Running, TEST_KEY, tempDir, testConfig } from '../helpers/kit.js';
+import { FINISHED, fillForm, openForm, submitUntil } from '../helpers/form-page.js';
+import { startFormService } from '../helpers/form-service.js';
+import { audio, listen, type Running, TEST_KEY } from '../helpers/kit.js';
+import { closeAll } from '../helpers/suite.js';
 
 const PERSON = 'grace.hopper@example.com';
 
@@ -35,51 +37,30 @@ describe('the form behind an authenticating proxy', () => {
   let sandbox: Running;
   let service: Running;
   let proxy: Running;
-  const auditFile = path.join(tempDir(), 'audit.log');
+  const auditFile = auditFilePath();
 
   beforeAll(async () => {
     browser = await launchChromium();
     sandbox = await listen(createSandboxApp({ apiKey: TEST_KEY, activateAfterMs: 300 }));
-    const { app } = buildService(
-      testConfig({
-        AUTH_PROXY_USER_HEADER: 'X-Forwarded-Email',
-        TRUST_PROXY: '127.0.0.1',
-        AUDIT_LOG: auditFile,
-      }),
+    service = await startFormService(
       sandbox.url,
+      { AUTH_PROXY_USER_HEADER: 'X-Forwarded-Email', TRUST_PROXY: '127.0.0.1', AUDIT_LOG: auditFile },
       { upstreamName: 'sandbox', formPollMs: 200 },
     );
-    service = await listen(app);
     proxy = await authProxy(service.url);
   }, 30_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await proxy?.close();
-    await service?.close();
-    await sandbox?.close();
-  });
+  afterAll(() => closeAll(browser, proxy, service, sandbox));
 
   it('clones a voice, and the audit trail names the person the proxy signed in', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(proxy.url);
-    await page.waitForFunction(() => document.body.dataset.phase === 'ready');
-    await page.getByLabel('Voice name').fill('Behind SSO');
-    await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(() => ['done', 'settled'].includes(document.body.dataset.phase ?? ''));
+    const { page, done } = await openForm(browser, proxy.url);
+    await fillForm(page, 'Behind SSO', audio('sample.mp3'));
+    await submitUntil(page, FINISHED);
     expect(await page.locator('#v-name').textContent()).toBe('Behind SSO');
     // Who the caller is never reaches an answer, so never the page.
     expect(await page.content()).not.toContain(PERSON);
-    expect(errors).toEqual([]);
-    await page.close();
+    await done();
 
-    const entries = readFileSync(auditFile, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l));
+    const entries = readAuditFile(auditFile);
     expect(entries.map((e) => e.event)).toEqual(['clone_requested', 'clone_outcome']);
     for (const e of entries) {
       expect(e.caller).toEqual({ kind: 'proxy', id: `person:${PERSON}`, person: PERSON });
@@ -89,15 +70,11 @@ describe('the form behind an authenticating proxy', () => {
   });
 
   it('the same service, reached without the proxy, refuses the clone (401)', async () => {
-    const page = await browser.newPage();
-    await page.goto(service.url);
-    await page.waitForFunction(() => document.body.dataset.phase === 'ready');
-    await page.getByLabel('Voice name').fill('No SSO');
-    await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(() => document.body.dataset.phase === 'failed');
-    await page.close();
-    const last = JSON.parse(readFileSync(auditFile, 'utf8').trim().split('\n').at(-1) ?? '{}');
+    const { page, done } = await openForm(browser, service.url);
+    await fillForm(page, 'No SSO', audio('sample.mp3'));
+    await submitUntil(page, 'failed');
+    await done();
+    const last = readAuditFile(auditFile).at(-1);
     expect(last).toMatchObject({
       event: 'clone_outcome',
       status: 401,

@@ -1,63 +1,35 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
-import { waitForLengths, watchErrors } from '../helpers/form-page.js';
 import {
-  audio,
-  buildService,
-  type FakeUpstream,
-  listen,
-  type Running,
-  startFakeUpstream,
-  testConfig,
-} from '../helpers/kit.js';
-
-/** The service with these settings, and every request that reached it. */
-async function serviceWith(env: Record<string, string>, upstream: string) {
-  const { app } = buildService(testConfig(env), upstream, { formPollMs: 60_000 });
-  const hits: string[] = [];
-  const running = await listen((req: IncomingMessage, res: ServerResponse) => {
-    hits.push(`${req.method} ${req.url}`);
-    app(req, res);
-  });
-  return { ...running, hits, clones: () => hits.filter((h) => h.startsWith('POST /api/')) };
-}
+  fillForm,
+  openForm,
+  pressClone,
+  submitUntil,
+  waitForLengths,
+  waitForPhase,
+} from '../helpers/form-page.js';
+import { type FormService, startFormService } from '../helpers/form-service.js';
+import { audio, type FakeUpstream, startFakeUpstream } from '../helpers/kit.js';
+import { closeAll } from '../helpers/suite.js';
 
 describe('the form enforces the server’s consent and length settings', () => {
   let browser: Browser;
   let fake: FakeUpstream;
-  let consent: Running & { clones(): string[] };
-  let lengths: Running & { clones(): string[] };
+  let consent: FormService;
+  let lengths: FormService;
 
   beforeAll(async () => {
     browser = await launchChromium();
     fake = await startFakeUpstream();
-    consent = await serviceWith({ REQUIRE_CONSENT: 'true' }, fake.url);
-    lengths = await serviceWith({ MIN_AUDIO_SECONDS: '3', MAX_AUDIO_SECONDS: '5' }, fake.url);
+    const options = { formPollMs: 60_000 };
+    consent = await startFormService(fake.url, { REQUIRE_CONSENT: 'true' }, options);
+    lengths = await startFormService(fake.url, { MIN_AUDIO_SECONDS: '3', MAX_AUDIO_SECONDS: '5' }, options);
   }, 30_000);
-  afterAll(async () => {
-    await browser?.close();
-    await consent?.close();
-    await lengths?.close();
-    await fake?.close();
-  });
+  afterAll(() => closeAll(browser, consent, lengths, fake));
 
   /** A fresh page on `url`, with its errors watched and checked by `done`. */
-  async function open(url: string, prepare?: (page: Page) => Promise<unknown>) {
-    const page = await browser.newPage();
-    const errors = watchErrors(page);
-    await prepare?.(page);
-    await page.goto(url);
-    await page.waitForFunction(() => document.body.dataset.phase === 'ready');
-    return {
-      page,
-      async done() {
-        await page.close();
-        expect(errors).toEqual([]);
-      },
-    };
-  }
+  const open = (url: string, prepare?: (page: Page) => Promise<unknown>) => openForm(browser, url, prepare);
 
   it('with REQUIRE_CONSENT=true refuses to submit until the box is ticked, then sends consent', async () => {
     const { page, done } = await open(consent.url);
@@ -65,20 +37,16 @@ describe('the form enforces the server’s consent and length settings', () => {
       true,
     );
     expect(await page.locator('label[for="consent"]').textContent()).toContain('(required)');
-    await page.getByLabel('Voice name').fill('Needs consent');
-    await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(() => document.body.dataset.phase === 'refused');
-    expect(await page.locator('#form-error').textContent()).toBe(
-      "Tick the box to confirm you have the speaker's permission to clone this voice.",
-    );
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('consent');
+    await fillForm(page, 'Needs consent', audio('sample.mp3'));
+    expect(await submitUntil(page, 'refused')).toEqual({
+      message: "Tick the box to confirm you have the speaker's permission to clone this voice.",
+      focused: 'consent',
+    });
     expect(consent.clones()).toEqual([]);
 
     await page.getByLabel("I have the speaker's permission to clone this voice").check();
-    await page.getByRole('button', { name: 'Clone voice' }).click();
     // The server takes it only with the consent field (it answers 400 consent_required otherwise).
-    await page.waitForFunction(() => document.body.dataset.phase === 'done');
+    await submitUntil(page, 'done');
     expect(consent.clones()).toEqual(['POST /api/voices/clone']);
     expect(await page.locator('#v-name').textContent()).toBe('Needs consent');
     await done();
@@ -97,14 +65,11 @@ describe('the form enforces the server’s consent and length settings', () => {
         await route.fulfill({ response: answer, body: html });
       }),
     );
-    await page.getByLabel('Voice name').fill('Stale page');
-    await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(() => document.body.dataset.phase === 'failed');
-    expect(await page.locator('#form-error').textContent()).toBe(
-      "Confirm that you have the speaker's permission to clone this voice (send consent=true).",
-    );
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('form-error');
+    await fillForm(page, 'Stale page', audio('sample.mp3'));
+    expect(await submitUntil(page, 'failed')).toEqual({
+      message: "Confirm that you have the speaker's permission to clone this voice (send consent=true).",
+      focused: 'form-error',
+    });
     await done();
   });
 
@@ -124,14 +89,12 @@ describe('the form enforces the server’s consent and length settings', () => {
     );
     const total = page.locator('#total');
     expect(await total.textContent()).toContain('This service needs 3 s to 5 s of audio in all.');
-    await page.getByLabel('Voice name').fill('Lengths');
-    await page.getByLabel('Audio files').setInputFiles(audio('sample.wav'));
+    await fillForm(page, 'Lengths', audio('sample.wav'));
     // Submitted before the length is known: the page waits for it, then refuses.
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(() => document.body.dataset.phase === 'measuring');
+    await submitUntil(page, 'measuring');
     expect(await page.locator('#phase').textContent()).toBe('Measuring the audio…');
     await page.evaluate(() => (window as unknown as { releaseDecoding: () => void }).releaseDecoding());
-    await page.waitForFunction(() => document.body.dataset.phase === 'refused');
+    await waitForPhase(page, 'refused');
     expect(await page.locator('#form-error').textContent()).toBe(
       'The audio adds up to 2.0 s; at least 3 s is needed.',
     );
@@ -140,7 +103,7 @@ describe('the form enforces the server’s consent and length settings', () => {
     // Three 2 s files: over MAX_AUDIO_SECONDS.
     await page.getByLabel('Audio files').setInputFiles([audio('sample.mp3'), audio('sample.flac')]);
     await waitForLengths(page, 3);
-    await page.getByRole('button', { name: 'Clone voice' }).click();
+    await pressClone(page);
     await page.waitForFunction(() => document.getElementById('form-error')?.textContent?.includes('at most'));
     expect(await page.locator('#form-error').textContent()).toBe(
       'The audio adds up to 6.0 s; at most 5 s is allowed.',
@@ -150,8 +113,7 @@ describe('the form enforces the server’s consent and length settings', () => {
 
     // Two files, 4 s: inside the limits, so it goes.
     await page.getByRole('button', { name: 'Remove sample.flac' }).click();
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(() => document.body.dataset.phase === 'done');
+    await submitUntil(page, 'done');
     expect(lengths.clones()).toEqual(['POST /api/voices/clone']);
     await done();
   });

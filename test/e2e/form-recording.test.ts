@@ -2,17 +2,10 @@ import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
-import { waitForLengths, watchErrors } from '../helpers/form-page.js';
-import {
-  audio,
-  buildService,
-  type FakeUpstream,
-  listen,
-  type Running,
-  startFakeUpstream,
-  testConfig,
-  voiceReply,
-} from '../helpers/kit.js';
+import { FINISHED, fillForm, openForm, submitUntil, waitForLengths } from '../helpers/form-page.js';
+import { type FormService, startFormService } from '../helpers/form-service.js';
+import { audio, type FakeUpstream, startFakeUpstream, voiceReply } from '../helpers/kit.js';
+import { closeAll } from '../helpers/suite.js';
 
 /** What the page's MediaRecorders hand over, caught beside the page (not by it): window.__recorded[n]. */
 const CATCH_RECORDED = () => {
@@ -60,7 +53,7 @@ function uploadedFiles(fake: FakeUpstream) {
 describe('recording in the form (Chromium fake microphone)', () => {
   let browser: Browser;
   let fake: FakeUpstream;
-  let service: Running;
+  let service: FormService;
   let context: BrowserContext;
   let page: Page;
   let errors: string[] = [];
@@ -79,24 +72,15 @@ describe('recording in the form (Chromium fake microphone)', () => {
           }
         : voiceReply(r),
     );
-    const { app } = buildService(testConfig(), fake.url, { formPollMs: 100 });
-    service = await listen(app);
+    service = await startFormService(fake.url, {}, { formPollMs: 100 });
   }, 30_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await service?.close();
-    await fake?.close();
-  });
+  afterAll(() => closeAll(browser, service, fake));
 
   beforeEach(async () => {
     fake.received.length = 0;
     context = await browser.newContext();
     await context.addInitScript(CATCH_RECORDED);
-    page = await context.newPage();
-    errors = watchErrors(page);
-    await page.goto(service.url);
-    await page.waitForFunction(() => document.body.dataset.phase === 'ready');
+    ({ page, errors } = await openForm(context, service.url));
   });
   afterEach(async () => {
     await context?.close();
@@ -152,8 +136,7 @@ describe('recording in the form (Chromium fake microphone)', () => {
 
     const recorded = await recordedSha256(page, 0);
     expect(recorded.type).toMatch(/^audio\/webm/);
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(() => ['done', 'settled'].includes(document.body.dataset.phase ?? ''));
+    await submitUntil(page, FINISHED);
 
     expect(uploadedFiles(fake)).toEqual([
       {
@@ -180,8 +163,7 @@ describe('recording in the form (Chromium fake microphone)', () => {
     await page.getByRole('button', { name: 'Remove recording-1.webm' }).click();
 
     const second = await recordedSha256(page, 1);
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(() => ['done', 'settled'].includes(document.body.dataset.phase ?? ''));
+    await submitUntil(page, FINISHED);
     const files = uploadedFiles(fake);
     expect(files.map((f) => [f.filename, f.content_type])).toEqual([
       ['sample.ogg', 'audio/ogg'],
@@ -191,8 +173,7 @@ describe('recording in the form (Chromium fake microphone)', () => {
   });
 
   it('stops a take by itself before it outgrows MAX_FILE_BYTES', async () => {
-    const { app } = buildService(testConfig({ MAX_FILE_BYTES: '60000' }), fake.url, { formPollMs: 100 });
-    const small = await listen(app);
+    const small = await startFormService(fake.url, { MAX_FILE_BYTES: '60000' }, { formPollMs: 100 });
     try {
       await page.goto(small.url);
       await page.getByRole('button', { name: 'Record from microphone' }).click();
@@ -215,14 +196,13 @@ describe('recording in the form (Chromium fake microphone)', () => {
   });
 
   it('will not submit while a recording runs', async () => {
-    await page.getByLabel('Voice name').fill('Still recording');
-    await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
+    await fillForm(page, 'Still recording', audio('sample.mp3'));
     await page.getByRole('button', { name: 'Record from microphone' }).click();
     await page.waitForFunction(() => document.body.dataset.recording === 'on');
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(() => document.body.dataset.phase === 'refused');
-    expect(await page.locator('#form-error').textContent()).toBe('Stop the recording first.');
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('record');
+    expect(await submitUntil(page, 'refused')).toEqual({
+      message: 'Stop the recording first.',
+      focused: 'record',
+    });
     await page.getByRole('button', { name: 'Stop recording' }).click();
     await page.waitForFunction(() => document.body.dataset.recording === undefined);
     expect(fake.received).toEqual([]);
@@ -231,28 +211,21 @@ describe('recording in the form (Chromium fake microphone)', () => {
 
 describe('recording when the person refuses the microphone', () => {
   let browser: Browser;
-  let service: Running;
+  let service: FormService;
   let fake: FakeUpstream;
 
   beforeAll(async () => {
     // A microphone exists, but this browser context was not given permission: the request is refused.
     browser = await launchChromium({ microphone: 'fake-ask' });
     fake = await startFakeUpstream();
-    const { app } = buildService(testConfig(), fake.url, { formPollMs: 60_000 });
-    service = await listen(app);
+    service = await startFormService(fake.url, {}, { formPollMs: 60_000 });
   }, 30_000);
-  afterAll(async () => {
-    await browser?.close();
-    await service?.close();
-    await fake?.close();
-  });
+  afterAll(() => closeAll(browser, service, fake));
 
   it('says so, and picking files still works', async () => {
     const context = await browser.newContext();
     try {
-      const page = await context.newPage();
-      const errors = watchErrors(page);
-      await page.goto(service.url);
+      const { page, errors } = await openForm(context, service.url);
       await page.getByRole('button', { name: 'Record from microphone' }).click();
       await page.waitForFunction(() => document.getElementById('record-error')?.textContent !== '');
       expect(await page.locator('#record-error').textContent()).toBe(
@@ -260,11 +233,9 @@ describe('recording when the person refuses the microphone', () => {
       );
       expect(await page.getByRole('button', { name: 'Record from microphone' }).isEnabled()).toBe(true);
 
-      await page.getByLabel('Voice name').fill('Files instead');
-      await page.getByLabel('Audio files').setInputFiles(audio('sample.flac'));
+      await fillForm(page, 'Files instead', audio('sample.flac'));
       await waitForLengths(page, 1);
-      await page.getByRole('button', { name: 'Clone voice' }).click();
-      await page.waitForFunction(() => document.body.dataset.phase === 'done');
+      await submitUntil(page, 'done');
       expect(fake.received.map((r) => r.method)).toEqual(['POST']);
       expect(errors).toEqual([]);
     } finally {

@@ -5,8 +5,19 @@ import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
 import { launchChromium } from '../helpers/browser.js';
-import { silentWav, waitForLengths, watchErrors } from '../helpers/form-page.js';
-import { audio, buildService, listen, type Running, TEST_KEY, testConfig } from '../helpers/kit.js';
+import {
+  FINISHED,
+  fillForm,
+  openForm,
+  pressClone,
+  silentWav,
+  submitUntil,
+  waitForLengths,
+  waitForPhase,
+} from '../helpers/form-page.js';
+import { startFormService } from '../helpers/form-service.js';
+import { audio, listen, type Running, TEST_KEY } from '../helpers/kit.js';
+import { closeAll } from '../helpers/suite.js';
 
 const RESULTS = path.resolve(import.meta.dirname, '../../test-results');
 
@@ -16,8 +27,8 @@ describe('the upload form in a real browser', () => {
   let service: Running;
   let page: Page;
   let sandboxCalls = 0;
-  /** Script errors and CSP refusals seen by the page; a failed XHR's own console line is expected. */
-  let errors: string[] = [];
+  /** The page's own close, which expects no script error or CSP refusal (a failed XHR's line is expected). */
+  let done: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     browser = await launchChromium();
@@ -28,29 +39,18 @@ describe('the upload form in a real browser', () => {
     });
     fake.use(createSandboxApp({ apiKey: TEST_KEY, activateAfterMs: 700 }));
     sandbox = await listen(fake);
-    const { app } = buildService(testConfig({ MAX_FILE_BYTES: '600000' }), sandbox.url, {
-      upstreamName: 'sandbox',
-      formPollMs: 200,
-    });
-    service = await listen(app);
+    service = await startFormService(
+      sandbox.url,
+      { MAX_FILE_BYTES: '600000' },
+      { upstreamName: 'sandbox', formPollMs: 200 },
+    );
   }, 30_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await service?.close();
-    await sandbox?.close();
-  });
+  afterAll(() => closeAll(browser, service, sandbox));
 
   beforeEach(async () => {
-    page = await browser.newPage();
-    errors = watchErrors(page);
-    await page.goto(service.url);
-    await page.waitForFunction(() => document.body.dataset.phase === 'ready');
+    ({ page, done } = await openForm(browser, service.url));
   });
-  afterEach(async () => {
-    await page?.close();
-    expect(errors).toEqual([]);
-  });
+  afterEach(() => done?.());
 
   /** Drops files on the page the way a browser does: a DataTransfer on a drop event. */
   async function drop(files: { name: string; type: string; bytes: Buffer }[]) {
@@ -67,8 +67,7 @@ describe('the upload form in a real browser', () => {
   }
 
   it('clones a voice from two files (picked and dropped), shows progress, the card, and active status', async () => {
-    await page.getByLabel('Voice name').fill('Browser voice');
-    await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
+    await fillForm(page, 'Browser voice', audio('sample.mp3'));
     await drop([{ name: 'sample.ogg', type: 'audio/ogg', bytes: readFileSync(audio('sample.ogg')) }]);
     await expectCount(page.locator('#file-list li')).toHaveCount(2);
     await waitForLengths(page, 2);
@@ -80,8 +79,7 @@ describe('the upload form in a real browser', () => {
     page.on('request', (r) => {
       if (r.url().endsWith('/api/voices/clone')) keys.push(r.headers()['idempotency-key']);
     });
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(() => ['done', 'settled'].includes(document.body.dataset.phase ?? ''));
+    await submitUntil(page, FINISHED);
     expect(await page.locator('#upload-progress').getAttribute('value')).toBe('100');
     // A fresh Idempotency-Key per submit, so a double click cannot clone twice.
     expect(keys).toHaveLength(1);
@@ -108,13 +106,10 @@ describe('the upload form in a real browser', () => {
 
   it('refuses a too-large file before anything is uploaded', async () => {
     const before = sandboxCalls;
-    await page.getByLabel('Voice name').fill('Too big');
     // 640 KB > MAX_FILE_BYTES 600000
-    await page
-      .getByLabel('Audio files')
-      .setInputFiles({ name: 'long.wav', mimeType: 'audio/wav', buffer: silentWav(80) });
+    await fillForm(page, 'Too big', { name: 'long.wav', mimeType: 'audio/wav', buffer: silentWav(80) });
     expect(await page.locator('#form-error').textContent()).toContain('each file may be at most 585.9 KB');
-    await page.getByRole('button', { name: 'Clone voice' }).click();
+    await pressClone(page);
     expect(await page.locator('#progress-box').isVisible()).toBe(false);
     expect(sandboxCalls).toBe(before);
   });
@@ -127,10 +122,8 @@ describe('the upload form in a real browser', () => {
   });
 
   it('shows the message for a [no-credits] name (402)', async () => {
-    await page.getByLabel('Voice name').fill('Broke [no-credits]');
-    await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(() => document.body.dataset.phase === 'failed');
+    await fillForm(page, 'Broke [no-credits]', audio('sample.mp3'));
+    await submitUntil(page, 'failed');
     expect(await page.locator('#form-error').textContent()).toContain(
       'Insufficient credits for voice cloning',
     );
@@ -138,19 +131,9 @@ describe('the upload form in a real browser', () => {
   });
 
   it('a [rate-limit] name succeeds after the retry', async () => {
-    await page.getByLabel('Voice name').fill('Busy [rate-limit]');
-    await page.getByLabel('Audio files').setInputFiles(audio('sample.webm'));
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(
-      () => document.body.dataset.phase === 'waiting' || document.body.dataset.phase === 'done',
-    );
-    await page.waitForFunction(
-      () => ['done', 'settled'].includes(document.body.dataset.phase ?? ''),
-      undefined,
-      {
-        timeout: 10_000,
-      },
-    );
+    await fillForm(page, 'Busy [rate-limit]', audio('sample.webm'));
+    await submitUntil(page, ['waiting', 'done']);
+    await waitForPhase(page, FINISHED, { timeout: 10_000 });
     expect(await page.locator('#v-name').textContent()).toBe('Busy [rate-limit]');
   });
   it("shows each file's length and a player, and the total against the 1–2 minute guidance", async () => {
@@ -250,11 +233,9 @@ describe('the upload form in a real browser', () => {
         },
       }),
     );
-    await page.getByLabel('Voice name').fill('Measured');
-    await page.getByLabel('Audio files').setInputFiles([audio('sample.mp3'), audio('sample.flac')]);
+    await fillForm(page, 'Measured', [audio('sample.mp3'), audio('sample.flac')]);
     expect(await page.locator('#v-audio').isVisible()).toBe(false);
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(() => ['done', 'settled'].includes(document.body.dataset.phase ?? ''));
+    await submitUntil(page, FINISHED);
     expect(await page.locator('#v-audio').textContent()).toBe('4.0 s in 2 files');
     expect(await page.locator('#v-audio-label').isVisible()).toBe(true);
   });
@@ -269,17 +250,14 @@ describe('the upload form in a real browser', () => {
     expect(await record.isEnabled()).toBe(true);
     expect(await page.locator('#rec-live').isVisible()).toBe(false);
 
-    await page.getByLabel('Voice name').fill('Picked after all');
-    await page.getByLabel('Audio files').setInputFiles(audio('sample.wav'));
+    await fillForm(page, 'Picked after all', audio('sample.wav'));
     await waitForLengths(page, 1);
-    await page.getByRole('button', { name: 'Clone voice' }).click();
-    await page.waitForFunction(() => ['done', 'settled'].includes(document.body.dataset.phase ?? ''));
+    await submitUntil(page, FINISHED);
     expect(await page.locator('#v-name').textContent()).toBe('Picked after all');
   });
 
   it('lays out for a desktop and for a 360 px wide screen', async () => {
-    await page.getByLabel('Voice name').fill('Layout');
-    await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
+    await fillForm(page, 'Layout', audio('sample.mp3'));
     // A phone's file name: long, without a space to break at.
     await page.getByLabel('Audio files').setInputFiles({
       name: 'interview_with_the_speaker_recorded_on_the_phone_2026-03-03_take_2.ogg',
@@ -345,7 +323,7 @@ describe('the upload form in a real browser', () => {
       if (r.url().endsWith('/api/voices/clone')) sent.push(r.method());
     });
     await page.keyboard.press('Enter');
-    await page.waitForFunction(() => ['done', 'settled'].includes(document.body.dataset.phase ?? ''));
+    await waitForPhase(page, FINISHED);
     expect(await page.locator('#v-name').textContent()).toBe('Keyboard voice');
     expect(sent).toEqual(['POST']);
   });
@@ -355,24 +333,18 @@ describe('the form when this service rate-limits', () => {
   it('says how long to wait', async () => {
     const browser = await launchChromium();
     const sandbox = await listen(createSandboxApp({ apiKey: TEST_KEY }));
-    const { app } = buildService(testConfig({ RATE_LIMIT_MAX: '1' }), sandbox.url);
-    const service = await listen(app);
+    const service = await startFormService(sandbox.url, { RATE_LIMIT_MAX: '1' });
     try {
       const page = await browser.newPage();
       await page.goto(service.url);
-      await page.getByLabel('Voice name').fill('Twice');
-      await page.getByLabel('Audio files').setInputFiles(audio('sample.mp3'));
-      await page.getByRole('button', { name: 'Clone voice' }).click();
-      await page.waitForFunction(() => document.body.dataset.phase === 'done');
-      await page.getByRole('button', { name: 'Clone voice' }).click();
-      await page.waitForFunction(() => document.body.dataset.phase === 'failed');
+      await fillForm(page, 'Twice', audio('sample.mp3'));
+      await submitUntil(page, 'done');
+      await submitUntil(page, 'failed');
       expect(await page.locator('#form-error').textContent()).toMatch(
         /Please wait \d+ seconds before trying again/,
       );
     } finally {
-      await browser.close();
-      await service.close();
-      await sandbox.close();
+      await closeAll(browser, service, sandbox);
     }
   });
 });

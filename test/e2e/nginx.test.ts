@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect, createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { audio, tempDir } from '../helpers/kit.js';
+import { canConnect, freePort } from '../helpers/net.js';
 import { type ServiceProcess, startServiceProcess } from '../helpers/process.js';
-import { freePort } from '../helpers/redis.js';
 
 /** The file docker-compose mounts as nginx's conf.d/default.conf: the test runs exactly this one. */
 const CONF = path.resolve(import.meta.dirname, '../../deploy/nginx.conf');
@@ -101,17 +101,6 @@ async function startNginx(upstreams: string[], options: { readTimeout?: string }
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** The body and the headers that matter of one answer. */

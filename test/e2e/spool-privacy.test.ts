@@ -2,9 +2,9 @@ import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { wavOfSize } from '../helpers/fixtures.js';
-import { type FakeUpstream, filesIn, startFakeUpstream, TEST_KEY } from '../helpers/kit.js';
+import { filesIn, suiteFakeUpstream, TEST_KEY } from '../helpers/kit.js';
 import { multipart } from '../helpers/multipart.js';
 import { type ServiceProcess, startServiceProcess } from '../helpers/process.js';
 
@@ -62,7 +62,7 @@ const spooled = (dir: string, bytes = 1) =>
   });
 
 describe('spooled voices are private and do not outlive a crash', () => {
-  let fake: FakeUpstream;
+  const fake = suiteFakeUpstream();
   const started: ServiceProcess[] = [];
   const start = async (uploadDir: string) => {
     const svc = await startServiceProcess({
@@ -76,15 +76,12 @@ describe('spooled voices are private and do not outlive a crash', () => {
     started.push(svc);
     return svc;
   };
-  beforeAll(async () => {
-    fake = await startFakeUpstream();
-  });
   afterAll(async () => {
     await Promise.all(started.map((s) => (s.proc.exitCode === null ? s.stop('SIGKILL') : undefined)));
-    await fake.close();
   });
 
-  it('an upload in flight is in a folder of the process own (0700), its file 0600', async () => {
+  /** A process on a fresh UPLOAD_DIR with an upload in flight, once the upload's file is spooled. */
+  const uploadSpooled = async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bff-privacy-'));
     const svc = await start(dir);
     const upload = uploadInFlight(svc);
@@ -93,6 +90,11 @@ describe('spooled voices are private and do not outlive a crash', () => {
       (f) => f.length === 1,
     );
     expect(files).toHaveLength(1);
+    return { dir, svc, upload, files };
+  };
+
+  it('an upload in flight is in a folder of the process own (0700), its file 0600', async () => {
+    const { dir, svc, upload, files } = await uploadSpooled();
     const [folder] = readdirSync(dir);
     expect(folder).toMatch(/^truedy-bff\./);
     expect(statSync(path.join(dir, folder as string)).mode & 0o777).toBe(0o700);
@@ -104,15 +106,7 @@ describe('spooled voices are private and do not outlive a crash', () => {
   });
 
   it('SIGKILLed mid-upload: the next process on the folder removes what it left at once', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bff-privacy-'));
-    const victim = await start(dir);
-    const upload = uploadInFlight(victim);
-    expect(
-      await until(
-        () => spooled(dir, 200_000),
-        (f) => f.length === 1,
-      ),
-    ).toHaveLength(1);
+    const { dir, svc: victim, upload } = await uploadSpooled();
     await victim.stop('SIGKILL');
     upload.socket.destroy();
     expect(spooled(dir)).toHaveLength(1); // nobody cleaned up: the process could not
@@ -131,15 +125,7 @@ describe('spooled voices are private and do not outlive a crash', () => {
   });
 
   it("a sibling started on the same folder leaves a live process's upload alone; it completes byte-exact", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bff-privacy-'));
-    const first = await start(dir);
-    const upload = uploadInFlight(first);
-    expect(
-      await until(
-        () => spooled(dir, 200_000),
-        (f) => f.length === 1,
-      ),
-    ).toHaveLength(1);
+    const { dir, svc: first, upload } = await uploadSpooled();
     const sibling = await start(dir);
     expect(spooled(dir, 200_000)).toHaveLength(1);
     const before = fake.received.length;

@@ -1,5 +1,7 @@
-// What the browser tests of the form share: watching for errors, waiting for lengths, making audio.
-import type { Page } from 'playwright-core';
+// What the browser tests of the form share: opening it, filling and submitting it, watching for
+// errors, waiting for its phases and lengths, making audio.
+import { expect } from '@jest/globals';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 
 /** Collects script errors and CSP refusals; Chromium's own line for a refused XHR (4xx/5xx) is expected. */
 export function watchErrors(page: Page): string[] {
@@ -9,6 +11,67 @@ export function watchErrors(page: Page): string[] {
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
   });
   return errors;
+}
+
+/** The phases in which a submit has finished well: the voice is shown (and may still be training). */
+export const FINISHED = ['done', 'settled'];
+
+/** Waits until the form's phase (`data-phase` on the body) is `phase`, or one of them. */
+export async function waitForPhase(page: Page, phase: string | string[], options: { timeout?: number } = {}) {
+  await page.waitForFunction(
+    (phases) => phases.includes(document.body.dataset.phase ?? ''),
+    [phase].flat(),
+    options,
+  );
+}
+
+/**
+ * A fresh page (of `browser`, or of a context) on the form at `url`, once the form is ready, with
+ * its errors watched from the start; `prepare` runs before the page loads (routes, init scripts).
+ * `done()` closes the page and expects no error.
+ */
+export async function openForm(
+  browser: Browser | BrowserContext,
+  url: string,
+  prepare?: (page: Page) => Promise<unknown>,
+) {
+  const page = await browser.newPage();
+  const errors = watchErrors(page);
+  await prepare?.(page);
+  await page.goto(url);
+  await waitForPhase(page, 'ready');
+  return {
+    page,
+    errors,
+    async done() {
+      await page.close();
+      expect(errors).toEqual([]);
+    },
+  };
+}
+
+/** Names the voice and picks `files`, as a person does before submitting. */
+export async function fillForm(page: Page, name: string, files: Parameters<Locator['setInputFiles']>[0]) {
+  await page.getByLabel('Voice name').fill(name);
+  await page.getByLabel('Audio files').setInputFiles(files);
+}
+
+/** Presses "Clone voice". */
+export function pressClone(page: Page): Promise<void> {
+  return page.getByRole('button', { name: 'Clone voice' }).click();
+}
+
+/**
+ * Presses "Clone voice" and waits for `phase`; returns what the person then sees: the form's
+ * message and the id of the element that has focus (where a refusal sends them).
+ */
+export async function submitUntil(page: Page, phase: string | string[]) {
+  await pressClone(page);
+  await waitForPhase(page, phase);
+  return {
+    message: await page.locator('#form-error').textContent(),
+    focused: await page.evaluate(() => document.activeElement?.id),
+  };
 }
 
 /** Waits until this many files in the list have a measured length (the browser decodes them). */

@@ -2,10 +2,16 @@ import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { listen } from './kit.js';
+import { suiteResource } from './suite.js';
 
 /** The issuer and audience the tests' provider uses (AUTH_ISSUER, AUTH_AUDIENCE). */
 export const ISSUER = 'https://idp.example.test/realms/corp';
 export const AUDIENCE = 'truedy-voice-bff';
+
+/** The settings for a service taking this provider's JWTs from `jwksUrl`; `extra` adds to them. */
+export function jwtEnv(jwksUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { AUTH_JWKS_URL: jwksUrl, AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, ...extra };
+}
 
 /** A signing key of the test's own provider: the private half signs, the public half is in the JWKS. */
 export interface TestKey {
@@ -86,3 +92,26 @@ export async function startJwks(keys: TestKey[] = []) {
 
 /** A JWKS endpoint as startJwks returns it. */
 export type JwksServer = Awaited<ReturnType<typeof startJwks>>;
+
+/** A JWKS endpoint as suiteJwks gives it: `key(kid)` is one of the keys it publishes. */
+export type SuiteJwks = JwksServer & { key(kid: string): TestKey };
+
+/**
+ * The provider for a describe block: before its tests, a key for each `kid` (`[kid, alg]` for
+ * another algorithm than RS256) and a JWKS endpoint publishing them; closed after the tests.
+ */
+export function suiteJwks(...kids: (string | [kid: string, alg: string])[]): () => SuiteJwks {
+  return suiteResource(
+    async () => {
+      const keys = await Promise.all(kids.map((k) => (typeof k === 'string' ? makeKey(k) : makeKey(...k))));
+      const server = await startJwks(keys);
+      const key = (kid: string) => {
+        const found = server.keys.find((k) => k.kid === kid);
+        if (!found) throw new Error(`suiteJwks: no key ${kid}`);
+        return found;
+      };
+      return { ...server, key };
+    },
+    (server) => server.close(),
+  );
+}

@@ -122,9 +122,15 @@ export async function startOtlpReceiver() {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
   return {
     /** The OTEL_EXPORTER_OTLP_ENDPOINT to give an exporter (it appends /v1/traces). */
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
+    /** The OTEL_* settings that export here, in batches every `scheduleDelayMs` (the SDK's default is 5 s). */
+    exportEnv: (scheduleDelayMs = 50): Record<string, string> => ({
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: String(scheduleDelayMs),
+    }),
     spans,
     raw,
     rejected,

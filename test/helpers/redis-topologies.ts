@@ -5,7 +5,8 @@ import path from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import type { Redis as RedisClient } from 'ioredis';
 import { Redis } from 'ioredis';
-import { freePort, run, spawnRedis, type TestRedis, until } from './redis.js';
+import { freePort } from './net.js';
+import { run, spawnRedis, type TestRedis, until } from './redis.js';
 
 /** A folder of the suite's own for certificates and node configs, removed by `cleanup`. */
 function scratch(name: string): { dir: string; cleanup: () => void } {
@@ -72,43 +73,23 @@ export async function makeCerts(): Promise<TestCerts> {
   const { dir, cleanup } = scratch('tls');
   const f = (name: string) => path.join(dir, name);
   const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2'];
-  const ca = (name: string) =>
+  /** A certificate and key named `name`: self-signed (a CA) without `issuer`, else a leaf it signs. */
+  const cert = (name: string, issuer?: string, ext: string[] = []) =>
     run('openssl', [
       'req',
       '-x509',
+      ...(issuer ? ['-CA', f(`${issuer}.crt`), '-CAkey', f(`${issuer}.key`)] : []),
       ...key,
-      '-keyout',
-      f(`${name}.key`),
-      '-out',
-      f(`${name}.crt`),
-      '-subj',
-      `/CN=${name}`,
-    ]);
-  const leaf = (name: string, issuer: string, ext: string[]) =>
-    run('openssl', [
-      'req',
-      '-x509',
-      '-CA',
-      f(`${issuer}.crt`),
-      '-CAkey',
-      f(`${issuer}.key`),
-      ...key,
-      '-keyout',
-      f(`${name}.key`),
-      '-out',
-      f(`${name}.crt`),
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'basicConstraints=critical,CA:FALSE',
+      ...['-keyout', f(`${name}.key`), '-out', f(`${name}.crt`), '-subj', `/CN=${name}`],
+      ...(issuer ? ['-addext', 'basicConstraints=critical,CA:FALSE'] : []),
       ...ext.flatMap((e) => ['-addext', e]),
     ]);
-  await Promise.all([ca('test-ca'), ca('other-ca')]);
+  await Promise.all([cert('test-ca'), cert('other-ca')]);
   await Promise.all([
-    leaf('server', 'test-ca', ['subjectAltName=IP:127.0.0.1,DNS:localhost']),
-    leaf('other-ca-server', 'other-ca', ['subjectAltName=IP:127.0.0.1,DNS:localhost']),
-    leaf('other-host-server', 'test-ca', ['subjectAltName=DNS:redis.other.example']),
-    leaf('client', 'test-ca', ['extendedKeyUsage=clientAuth']),
+    cert('server', 'test-ca', ['subjectAltName=IP:127.0.0.1,DNS:localhost']),
+    cert('other-ca-server', 'other-ca', ['subjectAltName=IP:127.0.0.1,DNS:localhost']),
+    cert('other-host-server', 'test-ca', ['subjectAltName=DNS:redis.other.example']),
+    cert('client', 'test-ca', ['extendedKeyUsage=clientAuth']),
   ]);
   const pair = (name: string) => ({ cert: f(`${name}.crt`), key: f(`${name}.key`) });
   return {

@@ -1,19 +1,11 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import { promisify } from 'node:util';
+import { canConnect, freePort } from './net.js';
+import { suiteResource } from './suite.js';
 
 /** `execFile` as a promise: stdout and stderr of a command that must succeed. */
 export const run = promisify(execFile);
-
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /**
  * Polls `probe` every 20 ms until it returns something other than undefined or false, and returns
@@ -102,17 +94,6 @@ export async function startRedis(args: string[] = []): Promise<TestRedis> {
   return spawnRedis(port, ['--port', String(port), ...args]);
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 /**
  * The suite's shared Redis: the one `.ci/run` started (TEST_REDIS_URL), else one of the test's own.
  * Only tests that never stop Redis use it.
@@ -126,4 +107,9 @@ export async function sharedRedis(): Promise<TestRedis> {
     start: async () => undefined,
     stop: async () => undefined,
   };
+}
+
+/** A Redis for a describe block: `start` (a plain one of its own unless said) before its tests, stopped after them. */
+export function suiteRedis(start: () => Promise<TestRedis> = startRedis): () => TestRedis {
+  return suiteResource(start, (redis) => redis.stop());
 }

@@ -1,16 +1,19 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import request from 'supertest';
-import type { AuditEntry, OpenAuditFile } from '../../src/audit/audit-trail.js';
+import type { OpenAuditFile } from '../../src/audit/audit-trail.js';
+import type { ServiceOptions } from '../../src/service.js';
+import { auditFilePath, readAuditFile as lines } from '../helpers/audit-file.js';
 import {
   audio,
   buildService,
+  type CloneRequest,
   type FakeUpstream,
   notAudio,
+  postClone,
   startFakeUpstream,
+  suiteFakeUpstream,
   tempDir,
   testConfig,
   voiceReply,
@@ -21,19 +24,20 @@ const ALICE = 'alice@example.com';
 const MP3 = readFileSync(audio('sample.mp3'));
 const MP3_SHA = createHash('sha256').update(MP3).digest('hex');
 
-type Line = AuditEntry & { time: string };
-
-/** The audit file's lines, parsed (none when it does not exist). */
-function lines(file: string): Line[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Line);
-}
-
 /** Identity through a trusted proxy (supertest connects from loopback). */
 const IDENTITY = { AUTH_PROXY_USER_HEADER: 'X-Forwarded-Email', TRUST_PROXY: 'loopback' };
+
+/** The service, callers named by the proxy, its audit trail in `file` (a path or a folder). */
+const auditedService = (
+  upstream: string,
+  file: string,
+  options: Partial<ServiceOptions> = {},
+  env: Record<string, string> = {},
+) => buildService(testConfig({ ...IDENTITY, AUDIT_LOG: file, ...env }), upstream, options);
+
+/** A clone from Alice through the proxy: one sample.mp3 named `n` unless said. */
+const aliceClone = (app: Parameters<typeof postClone>[0], clone: CloneRequest = {}) =>
+  postClone(app, { name: 'n', ...clone, headers: { 'X-Forwarded-Email': ALICE } });
 
 describe('the audit trail (AUDIT_LOG)', () => {
   let fake: FakeUpstream;
@@ -50,18 +54,11 @@ describe('the audit trail (AUDIT_LOG)', () => {
 
   /** A service whose audit trail is a fresh file. */
   function build(env: Record<string, string> = {}, openAuditFile?: OpenAuditFile) {
-    auditFile = path.join(tempDir(), 'audit.log');
-    return buildService(testConfig({ ...IDENTITY, AUDIT_LOG: auditFile, ...env }), fake.url, {
-      openAuditFile,
-    });
+    auditFile = auditFilePath();
+    return auditedService(fake.url, auditFile, { openAuditFile }, env);
   }
-  const clone = (app: Parameters<typeof request>[0], name = 'Narrator') =>
-    request(app)
-      .post('/api/voices/clone')
-      .set('X-Forwarded-Email', ALICE)
-      .field('name', name)
-      .field('consent', 'true')
-      .attach('files', audio('sample.mp3'));
+  const clone = (app: Parameters<typeof postClone>[0], name = 'Narrator') =>
+    aliceClone(app, { name, fields: { consent: 'true' } });
 
   it('a clone: one entry durable before Truedy is called, one with its outcome; files described, never their bytes', async () => {
     const { app } = build();
@@ -111,11 +108,7 @@ describe('the audit trail (AUDIT_LOG)', () => {
 
   it('a token caller is named by its id, never by the token', async () => {
     const { app } = build({ CLIENT_TOKENS: TOKEN });
-    const res = await request(app)
-      .post('/api/voices/clone')
-      .set('Authorization', `Bearer ${TOKEN}`)
-      .field('name', 'n')
-      .attach('files', audio('sample.mp3'));
+    const res = await postClone(app, { name: 'n', headers: { Authorization: `Bearer ${TOKEN}` } });
     expect(res.status).toBe(201);
     const entries = lines(auditFile);
     expect(entries.map((e) => e.caller)).toEqual([
@@ -152,22 +145,17 @@ describe('the audit trail (AUDIT_LOG)', () => {
   it('refused here (consent, not audio, rate limit, no credential): one outcome entry each, nothing upstream', async () => {
     const { app } = build({ REQUIRE_CONSENT: 'true', RATE_LIMIT_MAX: '3' });
     const before = fake.received.length;
-    const noConsent = await request(app)
-      .post('/api/voices/clone')
-      .set('X-Forwarded-Email', ALICE)
-      .field('name', 'Without consent')
-      .attach('files', audio('sample.mp3'));
+    const noConsent = await aliceClone(app, { name: 'Without consent' });
     expect(noConsent.status).toBe(400);
-    const notSound = await request(app)
-      .post('/api/voices/clone')
-      .set('X-Forwarded-Email', ALICE)
-      .field('name', 'Not audio')
-      .field('consent', 'true')
-      .attach('files', notAudio('text-named.mp3'));
+    const notSound = await aliceClone(app, {
+      name: 'Not audio',
+      fields: { consent: 'true' },
+      files: [notAudio('text-named.mp3')],
+    });
     expect(notSound.status).toBe(415);
     expect((await clone(app)).status).toBe(201);
     expect((await clone(app)).status).toBe(429);
-    const anonymous = await request(app).post('/api/voices/clone').field('name', 'x');
+    const anonymous = await postClone(app, { name: 'x', files: [] });
     expect(anonymous.status).toBe(401);
     expect(fake.received.length).toBe(before + 1);
 
@@ -228,14 +216,10 @@ describe('the audit trail (AUDIT_LOG)', () => {
 });
 
 describe('the order of events', () => {
-  let fake: FakeUpstream;
-  beforeAll(async () => {
-    fake = await startFakeUpstream();
-  });
-  afterAll(() => fake.close());
+  const fake = suiteFakeUpstream();
 
   it("the outcome entry is flushed before the answer goes out, even when the disk's flush is slow", async () => {
-    const file = path.join(tempDir(), 'audit.log');
+    const file = auditFilePath();
     const events: string[] = [];
     let flushes = 0;
     const slowFlush: OpenAuditFile = async (p) => {
@@ -251,37 +235,21 @@ describe('the order of events', () => {
         close: () => h.close(),
       };
     };
-    const { app } = buildService(testConfig({ ...IDENTITY, AUDIT_LOG: file }), fake.url, {
-      openAuditFile: slowFlush,
-    });
-    const res = await request(app)
-      .post('/api/voices/clone')
-      .set('X-Forwarded-Email', ALICE)
-      .field('name', 'n')
-      .attach('files', audio('sample.mp3'));
+    const { app } = auditedService(fake.url, file, { openAuditFile: slowFlush });
+    const res = await aliceClone(app);
     events.push(`answered ${res.status}`);
     expect(events).toEqual(['flushed 1', 'flushed 2', 'answered 201']);
   });
 });
 
 describe('when the audit trail cannot be written', () => {
-  let fake: FakeUpstream;
-  beforeAll(async () => {
-    fake = await startFakeUpstream();
-  });
-  afterAll(() => fake.close());
-  const clone = (app: Parameters<typeof request>[0]) =>
-    request(app)
-      .post('/api/voices/clone')
-      .set('X-Forwarded-Email', ALICE)
-      .field('name', 'n')
-      .attach('files', audio('sample.mp3'));
+  const fake = suiteFakeUpstream();
 
   it('AUDIT_LOG names a directory: 503 audit_unavailable, nothing upstream, the cause logged', async () => {
     const dir = tempDir();
-    const { app, log } = buildService(testConfig({ ...IDENTITY, AUDIT_LOG: dir }), fake.url);
+    const { app, log } = auditedService(fake.url, dir);
     const before = fake.received.length;
-    const res = await clone(app);
+    const res = await aliceClone(app);
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('audit_unavailable');
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
@@ -293,19 +261,19 @@ describe('when the audit trail cannot be written', () => {
   });
 
   it('the file is replaced by a directory and reopened (a rotation gone wrong): 503 until the path is usable again', async () => {
-    const file = path.join(tempDir(), 'audit.log');
-    const built = buildService(testConfig({ ...IDENTITY, AUDIT_LOG: file }), fake.url);
+    const file = auditFilePath();
+    const built = auditedService(fake.url, file);
     await built.audit.open();
-    expect((await clone(built.app)).status).toBe(201);
+    expect((await aliceClone(built.app)).status).toBe(201);
     rmSync(file);
     mkdirSync(file);
     await expect(built.audit.reopen()).rejects.toThrow(/EISDIR/);
     const before = fake.received.length;
-    expect((await clone(built.app)).status).toBe(503);
+    expect((await aliceClone(built.app)).status).toBe(503);
     expect(fake.received.length).toBe(before);
     // Mended: the next clone opens the path again by itself.
     rmSync(file, { recursive: true });
-    expect((await clone(built.app)).status).toBe(201);
+    expect((await aliceClone(built.app)).status).toBe(201);
     expect(lines(file).map((e) => e.event)).toEqual(['clone_requested', 'clone_outcome']);
   });
 
@@ -326,12 +294,9 @@ describe('when the audit trail cannot be written', () => {
     };
 
   it('the disk is full: 503 audit_unavailable, nothing upstream', async () => {
-    const file = path.join(tempDir(), 'audit.log');
-    const built = buildService(testConfig({ ...IDENTITY, AUDIT_LOG: file }), fake.url, {
-      openAuditFile: fillingDisk(() => true),
-    });
+    const built = auditedService(fake.url, auditFilePath(), { openAuditFile: fillingDisk(() => true) });
     const before = fake.received.length;
-    const res = await clone(built.app);
+    const res = await aliceClone(built.app);
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('audit_unavailable');
     expect(fake.received.length).toBe(before);
@@ -339,12 +304,10 @@ describe('when the audit trail cannot be written', () => {
   });
 
   it('the outcome entry cannot be written: the answer still goes out (the voice exists), the error is logged', async () => {
-    const file = path.join(tempDir(), 'audit.log');
+    const file = auditFilePath();
     let writes = 0;
-    const built = buildService(testConfig({ ...IDENTITY, AUDIT_LOG: file }), fake.url, {
-      openAuditFile: fillingDisk(() => ++writes > 1),
-    });
-    const res = await clone(built.app);
+    const built = auditedService(fake.url, file, { openAuditFile: fillingDisk(() => ++writes > 1) });
+    const res = await aliceClone(built.app);
     expect(res.status).toBe(201);
     expect(res.body.data.id).toBe('voice_custom123');
     expect(lines(file).map((e) => e.event)).toEqual(['clone_requested']);
@@ -357,19 +320,11 @@ describe('when the audit trail cannot be written', () => {
 });
 
 describe('without AUDIT_LOG', () => {
-  let fake: FakeUpstream;
-  beforeAll(async () => {
-    fake = await startFakeUpstream();
-  });
-  afterAll(() => fake.close());
+  const fake = suiteFakeUpstream();
 
   it('the same entries go to the log, marked "audit": true', async () => {
     const { app, log } = buildService(testConfig(IDENTITY), fake.url);
-    const res = await request(app)
-      .post('/api/voices/clone')
-      .set('X-Forwarded-Email', ALICE)
-      .field('name', 'Logged')
-      .attach('files', audio('sample.mp3'));
+    const res = await aliceClone(app, { name: 'Logged' });
     expect(res.status).toBe(201);
     const audit = log.lines.filter((l) => l.audit === true);
     expect(audit.map((l) => l.event)).toEqual(['clone_requested', 'clone_outcome']);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { type Clock, systemClock } from '../../src/clock.js';
 import type { ServiceOptions } from '../../src/service.js';
@@ -6,14 +6,16 @@ import {
   AUDIENCE,
   hs256WithPublicKey,
   ISSUER,
-  type JwksServer,
+  jwtEnv,
   makeKey,
   signToken,
   startJwks,
+  suiteJwks,
   type TestKey,
   unsignedToken,
 } from '../helpers/jwks.js';
-import { audio, buildService, suiteFakeUpstream, testConfig } from '../helpers/kit.js';
+import { buildService, postClone, suiteFakeUpstream, testConfig } from '../helpers/kit.js';
+import { closeAfterAll } from '../helpers/suite.js';
 
 /** The tests' "now": tokens are dated against it, and the service's clock stands still on it. */
 const NOW_MS = Date.parse('2026-05-01T12:00:00Z');
@@ -21,44 +23,32 @@ const NOW = NOW_MS / 1000;
 const clock: Clock = { now: () => NOW_MS, sleep: systemClock.sleep };
 const TOKEN = 'tok_caller_one_000000';
 
-const jwtEnv = (jwksUrl: string, extra: Record<string, string> = {}) => ({
-  AUTH_JWKS_URL: jwksUrl,
-  AUTH_ISSUER: ISSUER,
-  AUTH_AUDIENCE: AUDIENCE,
-  ...extra,
-});
+/** A clone with `token` as its bearer (no Authorization at all when undefined). */
+const clone = (app: Parameters<typeof postClone>[0], token?: string) =>
+  postClone(app, {
+    name: 'JWT voice',
+    headers: token === undefined ? {} : { Authorization: `Bearer ${token}` },
+  });
 
 describe('JWT bearer tokens from the organization provider', () => {
   const fake = suiteFakeUpstream();
-  let jwks: JwksServer;
-  let keyA: TestKey;
+  // RS512: asymmetric, published by the provider, yet not one of the accepted algorithms.
+  const jwks = suiteJwks('key-a', ['key-rs512', 'RS512']);
+  const keyA = () => jwks().key('key-a');
+  const rs512 = () => jwks().key('key-rs512');
   let stranger: TestKey;
-  let rs512: TestKey;
 
   beforeAll(async () => {
-    keyA = await makeKey('key-a');
     stranger = await makeKey('key-a'); // same kid, other key: its signatures must not verify
-    // Asymmetric, published by the provider, yet not one of the accepted algorithms.
-    rs512 = await makeKey('key-rs512', 'RS512');
-    jwks = await startJwks([keyA, rs512]);
   });
-  afterAll(() => jwks.close());
 
   /** A service against the fake upstream; its first key load is awaited. */
   async function build(extra: Record<string, string> = {}, options: Partial<ServiceOptions> = {}) {
-    const built = buildService(testConfig(jwtEnv(jwks.url, extra)), fake.url, { clock, ...options });
+    const built = buildService(testConfig(jwtEnv(jwks().url, extra)), fake.url, { clock, ...options });
     await built.authenticator.loadKeys();
     return built;
   }
-  const clone = (app: Parameters<typeof request>[0], token?: string) => {
-    let r = request(app)
-      .post('/api/voices/clone')
-      .field('name', 'JWT voice')
-      .attach('files', audio('sample.mp3'));
-    if (token !== undefined) r = r.set('Authorization', `Bearer ${token}`);
-    return r;
-  };
-  const sign = (claims: Parameters<typeof signToken>[2] = {}, key = keyA) => signToken(key, NOW, claims);
+  const sign = (claims: Parameters<typeof signToken>[2] = {}, key = keyA()) => signToken(key, NOW, claims);
 
   it('a valid token clones; the person (email) is the caller in the log, never upstream or in the answer', async () => {
     const built = await build();
@@ -100,12 +90,12 @@ describe('JWT bearer tokens from the organization provider', () => {
 
   it('RS256, PS256, ES256 and EdDSA keys are all accepted', async () => {
     const keys = await Promise.all([makeKey('ps', 'PS256'), makeKey('es', 'ES256'), makeKey('ed', 'EdDSA')]);
-    jwks.keys.push(...keys);
+    jwks().keys.push(...keys);
     try {
       const built = await build();
       for (const k of keys) expect((await clone(built.app, await sign({ sub: k.alg }, k))).status).toBe(201);
     } finally {
-      jwks.keys.splice(2);
+      jwks().keys.splice(2);
     }
   });
 
@@ -117,8 +107,8 @@ describe('JWT bearer tokens from the organization provider', () => {
     ['without an expiry', () => sign({ sub: 'a', exp: undefined })],
     ['naming no one (no email, no sub)', () => sign({})],
     ['unsigned (alg: none)', async () => unsignedToken(NOW, { sub: 'a' })],
-    ['HS256 with the public key as the secret', () => hs256WithPublicKey(keyA, NOW, { sub: 'a' })],
-    ['signed with RS512 (not an accepted algorithm)', () => sign({ sub: 'a' }, rs512)],
+    ['HS256 with the public key as the secret', () => hs256WithPublicKey(keyA(), NOW, { sub: 'a' })],
+    ['signed with RS512 (not an accepted algorithm)', () => sign({ sub: 'a' }, rs512())],
     ['signed by another key under a known kid', () => sign({ sub: 'a' }, stranger)],
     [
       'with its payload changed after signing',
@@ -144,49 +134,37 @@ describe('JWT bearer tokens from the organization provider', () => {
 
   it('a bearer that is one of CLIENT_TOKENS is a token, not a JWT; other bearers are JWTs', async () => {
     const built = await build({ CLIENT_TOKENS: TOKEN });
-    const hits = jwks.hits();
+    const hits = jwks().hits();
     expect((await clone(built.app, TOKEN)).status).toBe(201);
     expect(built.log.lines.find((l) => l.msg === 'request')?.caller).toMatchObject({ kind: 'token' });
     expect((await clone(built.app, 'tok_caller_two_000000')).status).toBe(401);
     expect((await clone(built.app)).status).toBe(401);
     expect((await clone(built.app, await sign({ sub: 'bob' }))).status).toBe(201);
-    expect(jwks.hits()).toBe(hits);
+    expect(jwks().hits()).toBe(hits);
   });
 
   it('unknown kids within the cooldown are 401 and do not each fetch the JWKS', async () => {
     const built = await build();
-    const hits = jwks.hits();
+    const hits = jwks().hits();
     for (const kid of ['made-up-1', 'made-up-2', 'made-up-3']) {
       const res = await clone(built.app, await sign({ sub: 'a' }, { ...stranger, kid }));
       expect(res.status).toBe(401);
     }
-    expect(jwks.hits()).toBe(hits);
+    expect(jwks().hits()).toBe(hits);
   });
 });
 
 describe('the provider rotates its keys, or cannot be reached', () => {
   const fake = suiteFakeUpstream();
-  const servers: JwksServer[] = [];
+  /** A JWKS endpoint of this test's own, closed after the suite whatever the test did. */
+  const keep = closeAfterAll();
+  const serve = async (keys: TestKey[]) => keep(await startJwks(keys));
   let keyA: TestKey;
   let keyB: TestKey;
 
   beforeAll(async () => {
     [keyA, keyB] = await Promise.all([makeKey('2026-04'), makeKey('2026-05')]);
   });
-  afterAll(() => Promise.all(servers.map((s) => s.close())));
-  /** A JWKS endpoint of this test's own, closed after the suite whatever the test did. */
-  const serve = async (keys: TestKey[]) => {
-    const s = await startJwks(keys);
-    servers.push(s);
-    return s;
-  };
-
-  const clone = (app: Parameters<typeof request>[0], token: string) =>
-    request(app)
-      .post('/api/voices/clone')
-      .set('Authorization', `Bearer ${token}`)
-      .field('name', 'n')
-      .attach('files', audio('sample.mp3'));
 
   it('a new kid is fetched once, then served from the cache', async () => {
     const jwks = await serve([keyA]);

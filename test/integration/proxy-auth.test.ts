@@ -1,17 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  AUDIENCE,
-  ISSUER,
-  type JwksServer,
-  makeKey,
-  signToken,
-  startJwks,
-  type TestKey,
-} from '../helpers/jwks.js';
+import { jwtEnv, signToken, suiteJwks } from '../helpers/jwks.js';
 import { audio, buildService, listen, type Running, suiteFakeUpstream, testConfig } from '../helpers/kit.js';
 import { multipart } from '../helpers/multipart.js';
+import { closeAfterAll } from '../helpers/suite.js';
 
 const TOKEN = 'tok_caller_one_000000';
 const MP3 = readFileSync(audio('sample.mp3'));
@@ -136,17 +129,8 @@ describe("the authenticating proxy's user (AUTH_PROXY_USER_HEADER), honoured onl
 
 describe('per-person limits and idempotency scopes', () => {
   const fake = suiteFakeUpstream();
-  const running: Running[] = [];
-  let jwks: JwksServer;
-  let key: TestKey;
-  beforeAll(async () => {
-    key = await makeKey('k1');
-    jwks = await startJwks([key]);
-  });
-  afterAll(async () => {
-    await Promise.all(running.map((r) => r.close()));
-    await jwks.close();
-  });
+  const jwks = suiteJwks('k1');
+  const keep = closeAfterAll();
 
   /** The service behind two trusted proxies (127.0.0.1 and 127.0.0.2), also taking JWTs. */
   async function start(env: Record<string, string>) {
@@ -154,17 +138,12 @@ describe('per-person limits and idempotency scopes', () => {
       testConfig({
         AUTH_PROXY_USER_HEADER: 'X-Forwarded-Email',
         TRUST_PROXY: '127.0.0.1, 127.0.0.2',
-        AUTH_JWKS_URL: jwks.url,
-        AUTH_ISSUER: ISSUER,
-        AUTH_AUDIENCE: AUDIENCE,
-        ...env,
+        ...jwtEnv(jwks().url, env),
       }),
       fake.url,
     );
     await built.authenticator.loadKeys();
-    const server = await listen(built.app);
-    running.push(server);
-    return server.url;
+    return keep(await listen(built.app)).url;
   }
 
   it('two people behind one IP get separate inbound limits', async () => {
@@ -184,7 +163,10 @@ describe('per-person limits and idempotency scopes', () => {
 
   it('one person is one caller whether they come through the proxy or with a JWT', async () => {
     const url = await start({ RATE_LIMIT_MAX: '1' });
-    const jwt = await signToken(key, Math.floor(Date.now() / 1000), { sub: 'u-1', email: ALICE });
+    const jwt = await signToken(jwks().key('k1'), Math.floor(Date.now() / 1000), {
+      sub: 'u-1',
+      email: ALICE,
+    });
     expect((await post(url, { from: '127.0.0.2', headers: { authorization: `Bearer ${jwt}` } })).status).toBe(
       201,
     );
@@ -193,7 +175,7 @@ describe('per-person limits and idempotency scopes', () => {
 
   it('a proxy user and a JWT naming different people is 401; naming the same person passes', async () => {
     const url = await start({ RATE_LIMIT_MAX: '100' });
-    const jwt = await signToken(key, Math.floor(Date.now() / 1000), { sub: 'u-2', email: BOB });
+    const jwt = await signToken(jwks().key('k1'), Math.floor(Date.now() / 1000), { sub: 'u-2', email: BOB });
     expect((await post(url, { headers: as(ALICE, { authorization: `Bearer ${jwt}` }) })).status).toBe(401);
     expect((await post(url, { headers: as(BOB, { authorization: `Bearer ${jwt}` }) })).status).toBe(201);
   });

@@ -1,34 +1,26 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { buildService, suiteFakeUpstream, testConfig } from '../helpers/kit.js';
-import { sharedRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { sharedRedis, suiteRedis } from '../helpers/redis.js';
 import { clone, cloneUntilRecovered, sharedStoreCases } from '../helpers/shared-store.js';
 
 describe('several instances, one Redis', () => {
-  let redis: TestRedis;
+  const redis = suiteRedis(sharedRedis);
   const fake = suiteFakeUpstream();
-  beforeAll(async () => {
-    redis = await sharedRedis();
-  });
-  afterAll(() => redis.stop());
 
-  sharedStoreCases(() => ({ REDIS_URL: redis.url }), fake);
+  sharedStoreCases(() => ({ REDIS_URL: redis().url }), fake);
 });
 
 describe('Redis down', () => {
-  let redis: TestRedis;
+  const redis = suiteRedis();
   const fake = suiteFakeUpstream();
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(() => redis.stop());
 
   it('fails closed with 503 store_unavailable, readyz 503, and recovers by itself', async () => {
-    const b = buildService(testConfig({ REDIS_URL: redis.url }), fake.url);
+    const b = buildService(testConfig({ REDIS_URL: redis().url }), fake.url);
     expect(await b.ready(3000)).toBe(true);
     try {
       expect((await clone(b.app, 'n')).status).toBe(201);
-      await redis.stop();
+      await redis().stop();
       const before = fake.received.length;
       const refused = await clone(b.app, 'n');
       expect([refused.status, refused.body.error.code]).toEqual([503, 'store_unavailable']);
@@ -37,7 +29,7 @@ describe('Redis down', () => {
       const ready = await request(b.app).get('/readyz');
       expect([ready.status, ready.body.redis]).toEqual([503, 'unavailable']);
 
-      await redis.start();
+      await redis().start();
       expect(await b.ready(5000)).toBe(true);
       await cloneUntilRecovered(b, fake, 5000);
     } finally {
@@ -46,13 +38,13 @@ describe('Redis down', () => {
   });
 
   it('started while Redis is down: refuses, then recovers once Redis is up (the limiter loads its script late)', async () => {
-    await redis.stop();
-    const b = buildService(testConfig({ REDIS_URL: redis.url }), fake.url);
+    await redis().stop();
+    const b = buildService(testConfig({ REDIS_URL: redis().url }), fake.url);
     try {
       const refused = await clone(b.app, 'n');
       expect([refused.status, refused.body.error.code]).toEqual([503, 'store_unavailable']);
       expect((await request(b.app).get('/readyz')).status).toBe(503);
-      await redis.start();
+      await redis().start();
       expect(await b.ready(5000)).toBe(true);
       await cloneUntilRecovered(b, fake, 5000);
     } finally {

@@ -64,9 +64,7 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
   it('one clone that meets one 429 is one trace: server span, the call, two attempts and the reset-at wait, continuing the caller and reaching Truedy', async () => {
     receiver = await startOtlpReceiver();
     fake = await startFakeUpstream([truedy429(200)]);
-    svc = await startServiceProcess(
-      env({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '50' }),
-    );
+    svc = await startServiceProcess(env(receiver.exportEnv()));
     const traceId = randomBytes(16).toString('hex');
     const callerSpanId = randomBytes(8).toString('hex');
     const res = await clone(svc.url, {
@@ -181,9 +179,7 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
   it('a client that goes away mid-upload: its request log line still leads to the trace, and the server span says client_closed', async () => {
     receiver = await startOtlpReceiver();
     fake = await startFakeUpstream();
-    svc = await startServiceProcess(
-      env({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '50' }),
-    );
+    svc = await startServiceProcess(env(receiver.exportEnv()));
     const traceId = randomBytes(16).toString('hex');
     const { port } = new URL(svc.url);
     const socket = connect(Number(port), '127.0.0.1');
@@ -208,8 +204,7 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     svc = await startServiceProcess({
       NODE_ENV: 'development',
       UPLOAD_DIR: tempDir(),
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-      OTEL_BSP_SCHEDULE_DELAY: '50',
+      ...receiver.exportEnv(),
     });
     const traceId = randomBytes(16).toString('hex');
     const res = await clone(svc.url, { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` });
@@ -232,9 +227,7 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     receiver = await startOtlpReceiver();
     fake = await startFakeUpstream();
     // A batch delay far longer than the test: only the shutdown flush can send these spans.
-    svc = await startServiceProcess(
-      env({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '600000' }),
-    );
+    svc = await startServiceProcess(env(receiver.exportEnv(600_000)));
     expect((await clone(svc.url)).status).toBe(201);
     expect(receiver.spans).toEqual([]);
     expect(await svc.stop('SIGTERM')).toBe(0);

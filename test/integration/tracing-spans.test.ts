@@ -1,11 +1,10 @@
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { systemClock } from '../../src/clock.js';
 import { ServiceError } from '../../src/errors.js';
 import { createRedactor } from '../../src/redact.js';
 import { createMemoryGate, type UpstreamGate } from '../../src/stores/upstream-gate.js';
 import { logTraceFields, recordErrorCode, traceHeaders, withSpan } from '../../src/tracing/spans.js';
-import { startTracing, type Tracing } from '../../src/tracing/tracing.js';
 import { createTruedyClient, type ReplayableBody } from '../../src/upstream/truedy-client.js';
 import {
   type FakeUpstream,
@@ -15,32 +14,14 @@ import {
   TEST_KEY,
   truedy429,
 } from '../helpers/kit.js';
-import {
-  type OtlpReceiver,
-  type ReceivedSpan,
-  SPAN_KIND,
-  STATUS,
-  startOtlpReceiver,
-} from '../helpers/otlp-receiver.js';
+import { type ReceivedSpan, SPAN_KIND, STATUS } from '../helpers/otlp-receiver.js';
+import { suiteTracing } from '../helpers/tracing-sdk.js';
 
 // The SDK started in this test file's own module context (each Jest test file has its own), with
 // the real OTLP/HTTP exporter sending to a real receiver: every wait reason and error code, one
 // upstream call per test, each under a root span of its own so its spans are told apart by trace.
 
-let receiver: OtlpReceiver;
-let tracing: Tracing;
-beforeAll(async () => {
-  receiver = await startOtlpReceiver();
-  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.endpoint;
-  process.env.OTEL_BSP_SCHEDULE_DELAY = '20';
-  tracing = await startTracing({ serviceName: 'tracing-spans-test' });
-});
-afterAll(async () => {
-  await tracing.shutdown(2000);
-  await receiver.close();
-  delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  delete process.env.OTEL_BSP_SCHEDULE_DELAY;
-});
+const receiver = suiteTracing('tracing-spans-test');
 
 const body = (text = '{"name":"x","files":[]}'): ReplayableBody => ({
   contentLength: Buffer.byteLength(text),
@@ -74,7 +55,7 @@ async function traced(queue: Reply[], gate: UpstreamGate = createMemoryGate({ li
   } finally {
     await fake.close();
   }
-  const all = await receiver.waitFor((s) => s.some((x) => x.traceId === traceId && x.name === 'test root'));
+  const all = await receiver().waitFor((s) => s.some((x) => x.traceId === traceId && x.name === 'test root'));
   const spans = all.filter((s) => s.traceId === traceId);
   const byName = (name: string) => spans.filter((s) => s.name === name);
   return {
@@ -171,7 +152,7 @@ describe('span helpers', () => {
     });
     expect(result).toBe(42);
     const spans = (
-      await receiver.waitFor((s) => s.some((x) => x.traceId === traceId && x.name === 'outer'))
+      await receiver().waitFor((s) => s.some((x) => x.traceId === traceId && x.name === 'outer'))
     ).filter((s) => s.traceId === traceId);
     const outer = spans.find((s) => s.name === 'outer') as ReceivedSpan;
     const inner = spans.find((s) => s.name === 'inner') as ReceivedSpan;
@@ -184,7 +165,7 @@ describe('span helpers', () => {
       status: { code: STATUS.ERROR, message: 'unsupported_media_type' },
     });
     // The message may quote an upload; it is not exported.
-    expect(receiver.raw.join('')).not.toContain('a private message');
+    expect(receiver().raw.join('')).not.toContain('a private message');
   });
 
   it('inside a span: traceHeaders() is its traceparent and log lines carry its ids; outside, neither', async () => {
