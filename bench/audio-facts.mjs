@@ -8,18 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readAudioFacts } from '../dist/audio/audio-facts.js';
+import { sniffAudio } from '../dist/audio/sniff.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../test/fixtures/audio');
-const TYPES = {
-  mp3: 'audio/mpeg',
-  wav: 'audio/wav',
-  m4a: 'audio/mp4',
-  mp4: 'audio/mp4',
-  aac: 'audio/aac',
-  ogg: 'audio/ogg',
-  webm: 'audio/webm',
-  flac: 'audio/flac',
-};
 // Typical encodings of each format, looped from the 2 s sample up to the target size.
 const ENCODINGS = {
   wav: ['-ar', '44100', '-c:a', 'pcm_s16le'],
@@ -70,14 +61,15 @@ for (const [label, bytes] of [
 }
 
 const mib = (b) => (b / 1048576).toFixed(1);
-const typeOf = (f) => TYPES[f.split('.').pop()];
+/** The type the service would send, found the way it finds it: from the file's own bytes. */
+const typeOf = async (f) => sniffAudio(readFileSync(f).subarray(0, 4100), { path: f });
 const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(file, form) {
   const size = statSync(file).size;
   const held = form === 'bytes' ? readFileSync(file) : null;
   const source = () => (held ? { bytes: held } : { path: file, size });
-  for (let i = 0; i < 3; i++) await readAudioFacts(source(), typeOf(file)); // warm-up (JIT)
+  for (let i = 0; i < 3; i++) await readAudioFacts(source(), await typeOf(file)); // warm-up (JIT)
   const n = size > 4 * 1048576 ? 7 : size > 100 * 1024 ? 41 : 101;
   globalThis.gc?.();
   const rss0 = process.memoryUsage().rss;
@@ -89,7 +81,7 @@ async function measure(file, form) {
   let seconds = 0;
   for (let i = 0; i < n; i++) {
     const t = performance.now();
-    seconds = (await readAudioFacts(source(), typeOf(file))).seconds;
+    seconds = (await readAudioFacts(source(), await typeOf(file))).seconds;
     walls.push(performance.now() - t);
     const m = process.memoryUsage();
     rssPeak = Math.max(rssPeak, m.rss);
@@ -131,8 +123,9 @@ for (const ext of Object.keys(ENCODINGS)) {
     peak = Math.max(peak, process.memoryUsage().rss);
   }, 2);
   const cpu0 = process.cpuUsage();
+  const type = await typeOf(file);
   const t = performance.now();
-  await Promise.all(Array.from({ length: 16 }, () => readAudioFacts({ path: file, size }, typeOf(file))));
+  await Promise.all(Array.from({ length: 16 }, () => readAudioFacts({ path: file, size }, type)));
   const wall = performance.now() - t;
   clearInterval(timer);
   const cpu = process.cpuUsage(cpu0);
@@ -145,12 +138,13 @@ for (const ext of Object.keys(ENCODINGS)) {
 console.log('\n| 200 × 200 KiB in memory, concurrency 32 | total ms | CPU ms/file |\n|---|---|---|');
 for (const ext of Object.keys(ENCODINGS)) {
   const bytes = readFileSync(path.join(dir, `200k.${ext}`));
+  const type = await typeOf(path.join(dir, `200k.${ext}`));
   const cpu0 = process.cpuUsage();
   const t = performance.now();
   let next = 0;
   await Promise.all(
     Array.from({ length: 32 }, async () => {
-      while (next++ < 200) await readAudioFacts({ bytes }, typeOf(`x.${ext}`));
+      while (next++ < 200) await readAudioFacts({ bytes }, type);
     }),
   );
   const cpu = process.cpuUsage(cpu0);

@@ -96,7 +96,7 @@ function vmHWM(pid) {
   return Number(m?.[1] ?? 0) / 1024;
 }
 
-function post(url, body, headers) {
+function post(url, body, headers, retried = false) {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const req = request(
@@ -107,7 +107,13 @@ function post(url, body, headers) {
         res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0 }));
       },
     );
-    req.on('error', reject);
+    req.on('error', (error) => {
+      // A pooled keep-alive socket the server closed as it idled (keepAliveTimeout) just as this
+      // request took it: Node's documented race, retried once on a fresh socket, as browsers do.
+      if (!retried && req.reusedSocket && error.code === 'ECONNRESET') {
+        resolve(post(url, body, headers, true));
+      } else reject(error);
+    });
     req.end(body);
   });
 }

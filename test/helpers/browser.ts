@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 
-/** Debian's Chromium; `.ci/run` installs it. No browser is downloaded. */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { CHROMIUM, chromiumArgs } from './chromium.mjs';
+
+export { CHROMIUM };
 
 /** How a launched Chromium gets a microphone. */
 export interface LaunchOptions {
@@ -19,24 +20,9 @@ export interface LaunchOptions {
 export async function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM))
     throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
-  const microphone =
-    options.microphone === 'fake'
-      ? ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']
-      : options.microphone === 'fake-ask'
-        ? ['--use-fake-device-for-media-stream']
-        : [];
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      ...microphone,
-    ],
+    args: chromiumArgs(options.microphone),
   });
 }

@@ -49,8 +49,11 @@ export function wavOfSize(bytes: number, variant = 0): Buffer {
   sample.copy(out, 12, 12, 36); // the sample's own fmt chunk: 16 kHz mono 16-bit PCM
   out.write('data', 36, 'latin1');
   out.writeUInt32LE(dataBytes, 40);
-  for (let o = 44; o < 44 + dataBytes; o += pcm.length)
-    pcm.copy(out, o, 0, Math.min(pcm.length, 44 + dataBytes - o));
+  const start = (variant * 2 * 997) % pcm.length; // whole samples: an even offset
+  const speech = Buffer.concat([pcm.subarray(start), pcm.subarray(0, start)]);
+  for (let o = 44; o < 44 + dataBytes; o += speech.length) {
+    speech.copy(out, o, 0, Math.min(speech.length, 44 + dataBytes - o));
+  }
   // An odd total leaves one pad byte after the data, as RIFF chunks are padded to even sizes.
   return out;
 }

@@ -61,6 +61,15 @@ function cloneHead(contentType: string, length: number, extra = '', path = '/api
   );
 }
 
+/** A refusal decided from the head alone: the final answer, never a 100, and the connection closed. */
+function expectRefusedAtOnce(result: { closed: boolean; text: string }, status: number, code: string) {
+  expect(result.text).not.toContain('100 Continue');
+  expect(result.text).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+  expect(result.text).toMatch(/\r\nconnection: close\r\n/i);
+  expect(result.text).toContain(`"code":"${code}"`);
+  expect(result.closed).toBe(true);
+}
+
 describe('Expect: 100-continue', () => {
   let fake: FakeUpstream;
   beforeAll(async () => {
@@ -157,12 +166,7 @@ describe('Expect: 100-continue', () => {
       const { server } = await serve(env);
       try {
         const before = fake.received.length;
-        const { closed, text } = await waitingClient(server.url, head).done();
-        expect(text).not.toContain('100 Continue');
-        expect(text).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
-        expect(text).toMatch(/\r\nconnection: close\r\n/i);
-        expect(text).toContain(`"code":"${code}"`);
-        expect(closed).toBe(true);
+        expectRefusedAtOnce(await waitingClient(server.url, head).done(), status, code);
         expect(fake.received.length).toBe(before);
       } finally {
         await server.close();
@@ -174,14 +178,11 @@ describe('Expect: 100-continue', () => {
     const { server, lifecycle } = await serve();
     try {
       lifecycle.draining = true;
-      const { closed, text } = await waitingClient(
-        server.url,
-        cloneHead(multipartType, anUpload.length),
-      ).done();
-      expect(text).not.toContain('100 Continue');
-      expect(text).toMatch(/^HTTP\/1\.1 503 /);
-      expect(text).toContain('"code":"shutting_down"');
-      expect(closed).toBe(true);
+      expectRefusedAtOnce(
+        await waitingClient(server.url, cloneHead(multipartType, anUpload.length)).done(),
+        503,
+        'shutting_down',
+      );
     } finally {
       await server.close();
     }
@@ -197,11 +198,11 @@ describe('Expect: 100-continue', () => {
         body,
       ).done();
       expect(first.text.slice(CONTINUE.length)).toMatch(/^HTTP\/1\.1 201 /);
-      const { closed, text } = await waitingClient(server.url, cloneHead(contentType, body.length)).done();
-      expect(text).not.toContain('100 Continue');
-      expect(text).toMatch(/^HTTP\/1\.1 429 /);
-      expect(text).toContain('"code":"rate_limited"');
-      expect(closed).toBe(true);
+      expectRefusedAtOnce(
+        await waitingClient(server.url, cloneHead(contentType, body.length)).done(),
+        429,
+        'rate_limited',
+      );
     } finally {
       await server.close();
     }
