@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { BOMBS } from '../fuzz/bombs.js';
+import { buildWorker, Runner } from '../fuzz/harness.js';
+import type { Outcome } from '../fuzz/protocol.js';
+import { audio, tempDir } from '../helpers/fixtures.js';
+
+// Hostile inputs the fuzz harness (test/fuzz) found or was built to make: each read runs in a
+// worker thread with a 64 MiB heap that is terminated after 10 s, because a reader that loops
+// synchronously cannot be stopped from inside the test. The bound is a watchdog, not a timing
+// claim: each of these ran for minutes (or for ever) before its fix, and takes milliseconds after.
+
+let runner: Runner;
+beforeAll(() => {
+  runner = new Runner(buildWorker(tempDir()), 64);
+});
+afterAll(() => runner.close());
+
+const text = (o: Outcome): string =>
+  o.kind === 'ok'
+    ? `${o.seconds} s`
+    : o.kind === 'invalid'
+      ? o.reason
+      : o.kind === 'error'
+        ? `${o.name}: ${o.message}`
+        : 'aborted';
+
+/** The reader's answer for `bytes`, held in memory and spooled (which must agree), or why there is none. */
+async function answer(bytes: Buffer, type: string): Promise<string> {
+  const r = await runner.run({ type, bytes }, 10_000, true);
+  if (r.status === 'timeout') return 'no answer within 10 s';
+  if (r.status === 'died') return `the worker died: ${r.message}`;
+  const inMemory = text(r.reply.bytes);
+  const spooled = r.reply.path ? text(r.reply.path) : '';
+  return inMemory === spooled ? inMemory : `in memory: ${inMemory}; spooled: ${spooled}`;
+}
+
+const bomb = (name: string, size: number): Buffer => {
+  const b = BOMBS.find((x) => x.name === name);
+  if (!b) throw new Error(`no bomb ${name}`);
+  return b.build(size);
+};
+
+describe('hostile MP3', () => {
+  it('refuses an ID3v2 header cut short after the frames (it looped for ever: the tag skip made no progress)', async () => {
+    const mp3 = readFileSync(audio('sample.mp3'));
+    const bytes = Buffer.concat([mp3, Buffer.from('ID3\x04\x00\x00', 'latin1')]);
+    expect(await answer(bytes, 'audio/mpeg')).toBe(`unreadable data at byte ${mp3.length} (after 58 frames)`);
+  });
+});
