@@ -122,8 +122,9 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
     }
   };
   // Sync when the window holds the sample (the hot path), a promise only when it must be read.
-  const sample: SampleCheck = (offset, size, total) => {
-    const n = sampleIndex++;
+  const sample: SampleCheck = (offset, size, total, copies = 1) => {
+    const n = sampleIndex;
+    sampleIndex += copies;
     if (offset + size > r.size) {
       fail(`truncated: sample ${n + 1} of ${total} lies past the end of the file (byte ${offset})`);
     }
@@ -264,8 +265,11 @@ function esdsPayload(b: Buffer): Payload {
   return config ? { kind: 'aac', config } : { kind: 'none' };
 }
 
-/** Checks one sample; a promise only when its bytes had to be read. */
-type SampleCheck = (offset: number, size: number, total: number) => Promise<void> | undefined;
+/**
+ * Checks one sample (or `copies` identical empty ones at one offset); a promise only when its
+ * bytes had to be read.
+ */
+type SampleCheck = (offset: number, size: number, total: number, copies?: number) => Promise<void> | undefined;
 
 /** Walks the moov sample table (stts, stsz, stsc, stco/co64); returns the ticks it lasts. */
 async function sampleTable(trak: Trak, sample: SampleCheck): Promise<number> {
@@ -353,6 +357,17 @@ async function fragment(traf: Buffer, moofStart: number, trak: Trak, sample: Sam
     if (tf & 0x4) j += 4;
     const per = (tf & 0x100 ? 4 : 0) + (tf & 0x200 ? 4 : 0) + (tf & 0x400 ? 4 : 0) + (tf & 0x800 ? 4 : 0);
     if (!(trun.length >= j + per * count)) fail('corrupt track run (trun)');
+    if (per === 0 && defaultSize === 0) {
+      // Without per-sample fields every sample is the same empty one at one offset, and a run of
+      // 12 bytes may declare 2^32 - 1 of them: checked once, counted `count` times.
+      if (count > 0) {
+        const pending = sample(offset, 0, count, count);
+        if (pending) await pending;
+      }
+      ticks += count * defaultDuration;
+      next = offset;
+      continue;
+    }
     for (let k = 0; k < count; k++) {
       let duration = defaultDuration;
       let size = defaultSize;

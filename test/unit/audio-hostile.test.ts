@@ -48,3 +48,12 @@ describe('hostile MP3', () => {
     expect(await answer(bytes, 'audio/mpeg')).toBe(`unreadable data at byte ${mp3.length} (after 58 frames)`);
   });
 });
+
+describe('hostile MP4', () => {
+  it('counts a track run of 2^32 - 1 empty samples without walking them (it looped synchronously for hours)', async () => {
+    // 75 runs, each of 2^32 - 1 samples of the default size 0 and duration 1024 (timescale 1000).
+    const seconds = Math.round(75 * (2 ** 32 - 1) * 1024) / 1000;
+    expect(await answer(bomb('mp4-trun-empty-samples', 2000), 'audio/mp4')).toBe(`${seconds} s`);
+  });
+
+});
