@@ -103,9 +103,20 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
   const trak = soundTrak(moov, movieTimescale);
   if (trak === null) fail('no sound track');
 
+  // The mdats are in file order and disjoint: the only one that can hold a sample is the last
+  // that starts at or before it (a scan of every mdat per sample was quadratic).
   const inMdat = (offset: number, size: number): boolean => {
-    for (const [a, b] of mdats) if (offset >= a && offset + size <= b) return true;
-    return false;
+    let lo = 0;
+    let hi = mdats.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if ((mdats[mid] as [number, number])[0] <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found >= 0 && offset + size <= (mdats[found] as [number, number])[1];
   };
   let sampleIndex = 0;
   let ticks = 0;

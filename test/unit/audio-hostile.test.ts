@@ -56,4 +56,7 @@ describe('hostile MP4', () => {
     expect(await answer(bomb('mp4-trun-empty-samples', 2000), 'audio/mp4')).toBe(`${seconds} s`);
   });
 
+  it('finds the mdat of each sample by bisection (65536 mdats x 131072 samples looped for minutes)', async () => {
+    expect(await answer(bomb('mp4-empty-mdats', 1024 * 1024), 'audio/mp4')).toBe('131.072 s');
+  });
 });
