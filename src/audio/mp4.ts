@@ -119,6 +119,8 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
     return found >= 0 && offset + size <= (mdats[found] as [number, number])[1];
   };
   let sampleIndex = 0;
+  let sampleBytes = 0;
+  const mdatBytes = mdats.reduce((total, [a, b]) => total + (b - a), 0);
   let ticks = 0;
   // The sample is data[s, e): indices, not a view, since this runs once per sample.
   const checkData = (data: Buffer, s: number, e: number, n: number, offset: number): void => {
@@ -140,6 +142,12 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
       fail(`truncated: sample ${n + 1} of ${total} lies past the end of the file (byte ${offset})`);
     }
     if (!inMdat(offset, size)) fail(`sample ${n + 1} at byte ${offset} is outside the media data (corrupt)`);
+    // One track's samples are disjoint pieces of the mdats, so their sizes add up to at most the
+    // mdats' bytes; more means samples overlap (chunks at one offset made 2^32 one-byte samples
+    // of a 1 KiB mdat). This also bounds the samples walked by the file's size.
+    sampleBytes += size;
+    if (sampleBytes > mdatBytes)
+      fail(`sample ${n + 1} at byte ${offset}: the samples add up to more bytes than the media data holds (corrupt)`);
     if (trak.payload.kind === 'none' || size === 0) return undefined;
     const at = r.span(offset, size);
     if (at >= 0) {

@@ -59,4 +59,12 @@ describe('hostile MP4', () => {
   it('finds the mdat of each sample by bisection (65536 mdats x 131072 samples looped for minutes)', async () => {
     expect(await answer(bomb('mp4-empty-mdats', 1024 * 1024), 'audio/mp4')).toBe('131.072 s');
   });
+
+  it('refuses samples that overlap: more sample bytes than the mdats hold (chunks at one offset looped 2^32 times)', async () => {
+    // 261,644 chunks, all at byte 1047057 (the body of a 1 KiB mdat), each of 1024 one-byte samples:
+    // the first chunk fills the mdat, the second's first sample is one byte too many.
+    expect(await answer(bomb('mp4-overlapping-chunks', 1024 * 1024), 'audio/mp4')).toBe(
+      'sample 1025 at byte 1047057: the samples add up to more bytes than the media data holds (corrupt)',
+    );
+  });
 });
