@@ -246,11 +246,18 @@ function payload(stbl: Buffer): Payload {
   return esdsPayload(esds.subarray(4));
 }
 
-function findBox(b: Buffer, type: string): Buffer | null {
+/**
+ * QuickTime puts the esds in a `wave` box inside the sample entry, one level deep; wave boxes
+ * nested deeper are no writer's (260,000 of them in a moov overflowed the stack).
+ */
+const MAX_WAVE_DEPTH = 4;
+
+function findBox(b: Buffer, type: string, depth = 0): Buffer | null {
   for (const [t, body] of boxes(b, 'sample entry')) {
     if (t === type) return body;
     if (t === 'wave') {
-      const inner = findBox(body, type);
+      if (depth >= MAX_WAVE_DEPTH) fail('sample entry nested too deep (corrupt)');
+      const inner = findBox(body, type, depth + 1);
       if (inner) return inner;
     }
   }

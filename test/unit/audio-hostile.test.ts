@@ -67,4 +67,10 @@ describe('hostile MP4', () => {
       'sample 1025 at byte 1047057: the samples add up to more bytes than the media data holds (corrupt)',
     );
   });
+
+  it('refuses a sample entry of wave boxes nested deeper than QuickTime writes them (the stack overflowed)', async () => {
+    expect(await answer(bomb('mp4-deep-wave', 1024 * 1024), 'audio/mp4')).toBe(
+      'sample entry nested too deep (corrupt)',
+    );
+  });
 });
