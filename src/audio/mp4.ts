@@ -15,6 +15,14 @@ import { isZeros } from './zeros.js';
  */
 const MAX_BOX_BYTES = 2 * 1024 * 1024;
 
+/**
+ * The most boxes the top level may hold. A fragmented recording has two per fragment, and
+ * Chromium's MediaRecorder starts a new fragment at most 10 times a second: this allows 1.8
+ * hours of fragments at that rate. It bounds the walk and the positions kept (10 MiB of 8-byte
+ * free boxes kept 140 MiB of objects before).
+ */
+const MAX_TOP_BOXES = 131072;
+
 /** Boxes of a box body held in memory (ISO 14496-12 §4.2), each checked to fit. */
 function* boxes(b: Buffer, what: string): Generator<[string, Buffer]> {
   let i = 0;
@@ -66,10 +74,13 @@ interface Trak {
  *   codec would refuse, bytes that are no box; tolerated: zero padding after the last box.
  */
 export async function mp4Seconds(r: ByteReader): Promise<number> {
-  const mdats: [number, number][] = [];
-  const tops: { type: string; start: number; body: number; end: number }[] = [];
+  // Kept flat, a few numbers a box: mdats as [body, end] pairs, moofs as [start, body, end].
+  const mdats: number[] = [];
+  const moofs: number[] = [];
+  let moovBox: { type: string; body: number; end: number } | undefined;
   let pos = 0;
-  while (pos + 8 <= r.size) {
+  for (let count = 1; pos + 8 <= r.size; count++) {
+    if (count > MAX_TOP_BOXES) fail(`more than ${MAX_TOP_BOXES} boxes at the top level (corrupt)`);
     const h = await r.read(pos, 16);
     let size = h.readUInt32BE(0);
     const type = h.toString('latin1', 4, 8);
@@ -89,12 +100,12 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
     // A cut mdat is reported by the samples it misses (more telling); any other box is cut here.
     if (!(type === 'mdat' || end <= r.size))
       fail(`truncated: ${type} box declares ${size} bytes, ${r.size - pos} present`);
-    if (type === 'mdat') mdats.push([pos + header, Math.min(end, r.size)]);
-    tops.push({ type, start: pos, body: pos + header, end });
+    if (type === 'mdat') mdats.push(pos + header, Math.min(end, r.size));
+    else if (type === 'moof') moofs.push(pos, pos + header, end);
+    else if (type === 'moov') moovBox ??= { type, body: pos + header, end };
     pos = end;
   }
   if (!(pos >= r.size || (await isZeros(r, pos, r.size)))) fail(`truncated: the last box is cut`);
-  const moovBox = tops.find((t) => t.type === 'moov');
   if (moovBox === undefined) fail('truncated or incomplete: no moov box');
   const moov = await wholeBox(r, moovBox);
   const mvhd = child(moov, 'mvhd', 'moov');
@@ -107,20 +118,21 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
   // that starts at or before it (a scan of every mdat per sample was quadratic).
   const inMdat = (offset: number, size: number): boolean => {
     let lo = 0;
-    let hi = mdats.length - 1;
+    let hi = mdats.length / 2 - 1;
     let found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if ((mdats[mid] as [number, number])[0] <= offset) {
+      if ((mdats[2 * mid] as number) <= offset) {
         found = mid;
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    return found >= 0 && offset + size <= (mdats[found] as [number, number])[1];
+    return found >= 0 && offset + size <= (mdats[2 * found + 1] as number);
   };
   let sampleIndex = 0;
   let sampleBytes = 0;
-  const mdatBytes = mdats.reduce((total, [a, b]) => total + (b - a), 0);
+  let mdatBytes = 0;
+  for (let k = 0; k < mdats.length; k += 2) mdatBytes += (mdats[k + 1] as number) - (mdats[k] as number);
   let ticks = 0;
   // The sample is data[s, e): indices, not a view, since this runs once per sample.
   const checkData = (data: Buffer, s: number, e: number, n: number, offset: number): void => {
@@ -147,7 +159,9 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
     // of a 1 KiB mdat). This also bounds the samples walked by the file's size.
     sampleBytes += size;
     if (sampleBytes > mdatBytes)
-      fail(`sample ${n + 1} at byte ${offset}: the samples add up to more bytes than the media data holds (corrupt)`);
+      fail(
+        `sample ${n + 1} at byte ${offset}: the samples add up to more bytes than the media data holds (corrupt)`,
+      );
     if (trak.payload.kind === 'none' || size === 0) return undefined;
     const at = r.span(offset, size);
     if (at >= 0) {
@@ -158,11 +172,15 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
   };
 
   ticks += await sampleTable(trak, sample);
-  for (const top of tops) {
-    if (top.type !== 'moof') continue;
-    const moof = await wholeBox(r, top);
+  for (let k = 0; k < moofs.length; k += 3) {
+    const start = moofs[k] as number;
+    const moof = await wholeBox(r, {
+      type: 'moof',
+      body: moofs[k + 1] as number,
+      end: moofs[k + 2] as number,
+    });
     for (const [type, traf] of boxes(moof, 'moof'))
-      if (type === 'traf') ticks += await fragment(traf, top.start, trak, sample);
+      if (type === 'traf') ticks += await fragment(traf, start, trak, sample);
   }
   if (!(sampleIndex > 0)) fail('no audio samples');
   let seconds = ticks / trak.timescale;
@@ -295,7 +313,12 @@ function esdsPayload(b: Buffer): Payload {
  * Checks one sample (or `copies` identical empty ones at one offset); a promise only when its
  * bytes had to be read.
  */
-type SampleCheck = (offset: number, size: number, total: number, copies?: number) => Promise<void> | undefined;
+type SampleCheck = (
+  offset: number,
+  size: number,
+  total: number,
+  copies?: number,
+) => Promise<void> | undefined;
 
 /** Walks the moov sample table (stts, stsz, stsc, stco/co64); returns the ticks it lasts. */
 async function sampleTable(trak: Trak, sample: SampleCheck): Promise<number> {

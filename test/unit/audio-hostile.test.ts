@@ -73,4 +73,10 @@ describe('hostile MP4', () => {
       'sample entry nested too deep (corrupt)',
     );
   });
+
+  it('refuses more than 131072 boxes at the top level (10 MiB of free boxes kept 140 MiB of heap)', async () => {
+    expect(await answer(bomb('mp4-free-boxes', 10 * 1024 * 1024), 'audio/mp4')).toBe(
+      'more than 131072 boxes at the top level (corrupt)',
+    );
+  });
 });
