@@ -80,3 +80,18 @@ describe('hostile MP4', () => {
     );
   });
 });
+
+describe('hostile Ogg', () => {
+  it('refuses more than 1024 logical streams (38,800 streams of one empty page each in 1 MiB: quadratic time)', async () => {
+    expect(await answer(bomb('ogg-many-streams', 1024 * 1024), 'audio/ogg')).toBe(
+      'more than 1024 logical streams (corrupt)',
+    );
+  });
+
+  it('refuses packets in progress on several streams that hold over 1 MiB together (each stream alone stayed under it)', async () => {
+    // Three Opus streams, each with one packet continued page after page to 1,040,400 bytes.
+    expect(await answer(bomb('ogg-huge-packets', 3 * 1024 * 1024), 'audio/ogg')).toBe(
+      'packets in progress hold over 1 MiB (corrupt)',
+    );
+  });
+});
