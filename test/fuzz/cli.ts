@@ -11,6 +11,7 @@ import { readAudioFacts } from '../../src/audio/audio-facts.js';
 import { BOMBS } from './bombs.js';
 import {
   bombCases,
+  bombSeeds,
   buildWorker,
   crossTypeCases,
   type Finding,
@@ -194,7 +195,7 @@ async function main(): Promise<void> {
   if (out) mkdirSync(out, { recursive: true });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'audio-fuzz-cli-'));
   const workerFile = buildWorker(dir);
-  const seeds = fixtureSeeds();
+  const seeds = [...fixtureSeeds(), ...bombSeeds(4096)];
   const onFinding = saver(out);
   try {
     if (phases.includes('fixtures'))

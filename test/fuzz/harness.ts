@@ -4,7 +4,7 @@
 // that is not InvalidAudioError, a RangeError turned into a "corrupt: ..." refusal, a different
 // answer for the two sources, or the event loop held for long. Used by test/unit/audio-fuzz.test.ts
 // (a fixed-seed subset) and scripts/fuzz-audio.mjs (long runs, timing and memory).
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as esbuild from 'esbuild';
@@ -34,13 +34,37 @@ export function fixtureSeeds(): Seed[] {
     .map((f) => seedOf(f, BY_EXTENSION[path.extname(f)] as string, readFileSync(path.join(FIXTURES, f))));
 }
 
+/** Every hostile shape, built small (`size` bytes), as a mutation seed: mutations reach deeper from there. */
+export function bombSeeds(size: number): Seed[] {
+  // Shapes that cannot be small (1 MiB Info elements, 1 MiB packets) would make every mutation slow.
+  return BOMBS.map((b) => seedOf(`${b.name}(${size})`, b.type, b.build(size))).filter(
+    (s) => s.bytes.length <= 16 * size,
+  );
+}
+
+/**
+ * A fresh folder for bundles, two levels below the root (in test-results/, which git ignores):
+ * a bundle there finds node_modules, and the fixtures by its own import.meta.dirname.
+ */
+export function bundleDir(): string {
+  const parent = path.join(ROOT, 'test-results');
+  mkdirSync(parent, { recursive: true });
+  return mkdtempSync(path.join(parent, 'fuzz-'));
+}
+
 /** Bundles the worker (TypeScript, the readers included) into `dir`; returns its path. */
 export function buildWorker(dir: string): string {
-  const outfile = path.join(dir, 'fuzz-worker.mjs');
+  return buildBundle(dir, 'fuzz-worker');
+}
+
+/** Bundles test/fuzz/<entry>.ts (packages left to node_modules) into `dir`; returns its path. */
+export function buildBundle(dir: string, entry: string): string {
+  const outfile = path.join(dir, `${entry}.mjs`);
   esbuild.buildSync({
-    entryPoints: [path.join(ROOT, 'test/fuzz/fuzz-worker.ts')],
+    entryPoints: [path.join(ROOT, `test/fuzz/${entry}.ts`)],
     outfile,
     bundle: true,
+    packages: 'external',
     platform: 'node',
     format: 'esm',
     target: 'node20',
@@ -70,6 +94,8 @@ export class Runner {
 
   private spawn(): Worker {
     this.worker ??= new Worker(this.file, {
+      // Stack frames then name the TypeScript sources (the bundle carries an inline source map).
+      execArgv: ['--enable-source-maps'],
       resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: 32 },
     });
     return this.worker;
@@ -117,6 +143,17 @@ export class Runner {
   }
 }
 
+/**
+ * A Buffer read past the end of a box or element that a corrupt file made too short: the
+ * readers leave those to readAudioFacts, which turns them into "corrupt: ..." by design.
+ */
+export function isShortRead(f: Finding): boolean {
+  return (
+    f.kind === 'range-error' &&
+    /^range-error (ERR_OUT_OF_RANGE \S+ The value of "offset"|ERR_BUFFER_OUT_OF_BOUNDS )/.test(f.key)
+  );
+}
+
 /** Something that must not happen. */
 export interface Finding {
   kind: 'hang' | 'died' | 'crash' | 'range-error' | 'mismatch' | 'blocked';
@@ -160,7 +197,7 @@ export function findings(c: FuzzCase, r: RunResult, blockLimitMs = 0): Finding[]
     out.push({
       ...base,
       kind: 'range-error',
-      key: `range-error ${reply.rangeError.site} ${m}`,
+      key: `range-error ${reply.rangeError.code} ${reply.rangeError.site} ${m}`,
       detail: `${reply.rangeError.message} at ${reply.rangeError.site}`,
     });
   }
@@ -229,6 +266,8 @@ export interface FuzzSummary {
   refused: number;
   ms: number;
   findings: Finding[];
+  /** The five inputs that took longest (wall ms of the whole run, both sources). */
+  slowest: { name: string; size: number; ms: number }[];
 }
 
 /** Runs the inputs through workers, each under its timeout; returns every finding. */
@@ -239,6 +278,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
   let inputs = 0;
   let accepted = 0;
   let refused = 0;
+  const slowest: FuzzSummary['slowest'] = [];
   const iterator = o.cases[Symbol.iterator]();
   const loop = async (runner: Runner) => {
     for (;;) {
@@ -248,6 +288,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
       const c = next.value;
       const n = inputs++;
       const r = await runner.run(c, o.timeoutMs, n % (o.spoolEvery ?? 1) === 0);
+      slowest.push({ name: c.name, size: c.bytes.length, ms: Math.round(r.ms) });
+      slowest.sort((a, b) => b.ms - a.ms).splice(5);
       if (r.status === 'done') {
         if (r.reply.bytes.kind === 'ok') accepted++;
         else refused++;
@@ -263,5 +305,5 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
   } finally {
     await Promise.all(runners.map((r) => r.close()));
   }
-  return { inputs, accepted, refused, ms: performance.now() - started, findings: all };
+  return { inputs, accepted, refused, ms: performance.now() - started, findings: all, slowest };
 }

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { BOMBS } from '../fuzz/bombs.js';
-import { buildWorker, Runner } from '../fuzz/harness.js';
+import { buildWorker, bundleDir, Runner } from '../fuzz/harness.js';
 import type { Outcome } from '../fuzz/protocol.js';
-import { audio, tempDir } from '../helpers/fixtures.js';
+import { audio } from '../helpers/fixtures.js';
 
 // Hostile inputs the fuzz harness (test/fuzz) found or was built to make: each read runs in a
 // worker thread with a 64 MiB heap that is terminated after 10 s, because a reader that loops
@@ -11,10 +11,15 @@ import { audio, tempDir } from '../helpers/fixtures.js';
 // claim: each of these ran for minutes (or for ever) before its fix, and takes milliseconds after.
 
 let runner: Runner;
+let dir: string;
 beforeAll(() => {
-  runner = new Runner(buildWorker(tempDir()), 64);
+  dir = bundleDir();
+  runner = new Runner(buildWorker(dir), 64);
 });
-afterAll(() => runner.close());
+afterAll(async () => {
+  await runner.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const text = (o: Outcome): string =>
   o.kind === 'ok'
