@@ -2,11 +2,10 @@
 // memory and, when asked, the same bytes spooled to a file, and reports what each read answered,
 // how long it took and the longest stretch it kept the event loop from running. A reader that
 // hangs synchronously can only be stopped from outside: the harness terminates this thread.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { adtsSeconds } from '../../src/audio/adts.js';
 import { readAudioFacts } from '../../src/audio/audio-facts.js';
 import { ByteReader } from '../../src/audio/byte-reader.js';
@@ -29,7 +28,8 @@ const READERS: Record<string, (r: ByteReader) => Promise<number>> = {
   'audio/flac': flacSeconds,
 };
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'audio-fuzz-'));
+// The folder for spooled inputs is the harness's (it removes it: a terminated thread cleans nothing up).
+const { spoolDir: dir } = workerData as { spoolDir: string };
 let serial = 0;
 
 /** The first stack frame in src/audio: where a RangeError that became "corrupt: ..." came from. */
@@ -113,4 +113,3 @@ parentPort?.on('message', (req: WorkerRequest) => {
       } satisfies WorkerReply),
   );
 });
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));

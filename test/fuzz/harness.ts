@@ -4,7 +4,8 @@
 // that is not InvalidAudioError, a RangeError turned into a "corrupt: ..." refusal, a different
 // answer for the two sources, or the event loop held for long. Used by test/unit/audio-fuzz.test.ts
 // (a fixed-seed subset) and scripts/fuzz-audio.mjs (long runs, timing and memory).
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as esbuild from 'esbuild';
@@ -87,6 +88,8 @@ export type RunResult =
 export class Runner {
   private worker: Worker | null = null;
   private next = 0;
+  /** Where the worker spools inputs; removed by close(). */
+  private readonly spoolDir = mkdtempSync(path.join(os.tmpdir(), 'audio-fuzz-'));
   constructor(
     private readonly file: string,
     private readonly heapMb = 256,
@@ -94,6 +97,7 @@ export class Runner {
 
   private spawn(): Worker {
     this.worker ??= new Worker(this.file, {
+      workerData: { spoolDir: this.spoolDir },
       // Stack frames then name the TypeScript sources (the bundle carries an inline source map).
       execArgv: ['--enable-source-maps'],
       resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: 32 },
@@ -140,6 +144,7 @@ export class Runner {
     const w = this.worker;
     this.worker = null;
     await w?.terminate();
+    rmSync(this.spoolDir, { recursive: true, force: true });
   }
 }
 
