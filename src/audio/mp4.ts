@@ -70,8 +70,10 @@ interface Trak {
  * - truncated: a box that declares more bytes than the file holds; the sample table pointing
  *   past the end of the file (an mdat cut short); no moov (a file cut before its moov, which
  *   many writers put last);
- * - corrupt: sample tables that disagree (counts), a sample outside every mdat, a frame its
- *   codec would refuse, bytes that are no box; tolerated: zero padding after the last box.
+ * - corrupt: sample tables that disagree (counts), a sample outside every mdat, samples whose
+ *   sizes add up to more than the mdats hold (they overlap), a frame its codec would refuse,
+ *   bytes that are no box, more than MAX_TOP_BOXES top-level boxes, wave boxes nested deeper
+ *   than MAX_WAVE_DEPTH; tolerated: zero padding after the last box.
  */
 export async function mp4Seconds(r: ByteReader): Promise<number> {
   // Kept flat, a few numbers a box: mdats as [body, end] pairs, moofs as [start, body, end].

@@ -54,6 +54,8 @@ interface Stream {
  *   Vorbis packets could: each yields at most half its long block);
  * - not truncated: a missing end-of-stream flag (a recorder stopped without closing the stream
  *   leaves complete pages; their audio is all there);
+ * - corrupt: more than MAX_STREAMS logical streams; an audio packet in progress over 1 MiB, or
+ *   packets in progress on all streams together over 1 MiB (the memory bound);
  * - tolerated: zero padding after the last page; chained streams add up, multiplexed ones count
  *   as the longest.
  */
