@@ -136,7 +136,7 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
   let declared: number | null = null;
   let track: Track | null = null;
   let start = Number.POSITIVE_INFINITY;
-  let end = 0;
+  let end = Number.NEGATIVE_INFINITY; // not 0: blocks may lie before time zero (a signed timecode)
   let blocks = 0;
   let pos = seg.data;
 

@@ -34,7 +34,10 @@ export async function mp3Seconds(r: ByteReader): Promise<number> {
     if (!h) {
       const tag = await r.read(pos, 3);
       if (tag.toString('latin1') === 'ID3') {
-        pos = await skipId3v2(r, pos); // tags between the frames of two joined files
+        const after = await skipId3v2(r, pos); // tags between the frames of two joined files
+        // A tag header cut short is skipped by nothing: without this the loop would never end.
+        if (after === pos) fail(`unreadable data at byte ${pos} (after ${frames} frames)`);
+        pos = after;
         continue;
       }
       if (frames > 0 && (await isZeros(r, pos, end))) break; // zero padding after the last frame

@@ -15,6 +15,14 @@ import { isZeros } from './zeros.js';
  */
 const MAX_BOX_BYTES = 2 * 1024 * 1024;
 
+/**
+ * The most boxes the top level may hold. A fragmented recording has two per fragment, and
+ * Chromium's MediaRecorder starts a new fragment at most 10 times a second: this allows 1.8
+ * hours of fragments at that rate. It bounds the walk and the positions kept (10 MiB of 8-byte
+ * free boxes kept 140 MiB of objects before).
+ */
+const MAX_TOP_BOXES = 131072;
+
 /** Boxes of a box body held in memory (ISO 14496-12 §4.2), each checked to fit. */
 function* boxes(b: Buffer, what: string): Generator<[string, Buffer]> {
   let i = 0;
@@ -62,14 +70,19 @@ interface Trak {
  * - truncated: a box that declares more bytes than the file holds; the sample table pointing
  *   past the end of the file (an mdat cut short); no moov (a file cut before its moov, which
  *   many writers put last);
- * - corrupt: sample tables that disagree (counts), a sample outside every mdat, a frame its
- *   codec would refuse, bytes that are no box; tolerated: zero padding after the last box.
+ * - corrupt: sample tables that disagree (counts), a sample outside every mdat, samples whose
+ *   sizes add up to more than the mdats hold (they overlap), a frame its codec would refuse,
+ *   bytes that are no box, more than MAX_TOP_BOXES top-level boxes, wave boxes nested deeper
+ *   than MAX_WAVE_DEPTH; tolerated: zero padding after the last box.
  */
 export async function mp4Seconds(r: ByteReader): Promise<number> {
-  const mdats: [number, number][] = [];
-  const tops: { type: string; start: number; body: number; end: number }[] = [];
+  // Kept flat, a few numbers a box: mdats as [body, end] pairs, moofs as [start, body, end].
+  const mdats: number[] = [];
+  const moofs: number[] = [];
+  let moovBox: { type: string; body: number; end: number } | undefined;
   let pos = 0;
-  while (pos + 8 <= r.size) {
+  for (let count = 1; pos + 8 <= r.size; count++) {
+    if (count > MAX_TOP_BOXES) fail(`more than ${MAX_TOP_BOXES} boxes at the top level (corrupt)`);
     const h = await r.read(pos, 16);
     let size = h.readUInt32BE(0);
     const type = h.toString('latin1', 4, 8);
@@ -89,12 +102,12 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
     // A cut mdat is reported by the samples it misses (more telling); any other box is cut here.
     if (!(type === 'mdat' || end <= r.size))
       fail(`truncated: ${type} box declares ${size} bytes, ${r.size - pos} present`);
-    if (type === 'mdat') mdats.push([pos + header, Math.min(end, r.size)]);
-    tops.push({ type, start: pos, body: pos + header, end });
+    if (type === 'mdat') mdats.push(pos + header, Math.min(end, r.size));
+    else if (type === 'moof') moofs.push(pos, pos + header, end);
+    else if (type === 'moov') moovBox ??= { type, body: pos + header, end };
     pos = end;
   }
   if (!(pos >= r.size || (await isZeros(r, pos, r.size)))) fail(`truncated: the last box is cut`);
-  const moovBox = tops.find((t) => t.type === 'moov');
   if (moovBox === undefined) fail('truncated or incomplete: no moov box');
   const moov = await wholeBox(r, moovBox);
   const mvhd = child(moov, 'mvhd', 'moov');
@@ -103,11 +116,25 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
   const trak = soundTrak(moov, movieTimescale);
   if (trak === null) fail('no sound track');
 
+  // The mdats are in file order and disjoint: the only one that can hold a sample is the last
+  // that starts at or before it (a scan of every mdat per sample was quadratic).
   const inMdat = (offset: number, size: number): boolean => {
-    for (const [a, b] of mdats) if (offset >= a && offset + size <= b) return true;
-    return false;
+    let lo = 0;
+    let hi = mdats.length / 2 - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if ((mdats[2 * mid] as number) <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found >= 0 && offset + size <= (mdats[2 * found + 1] as number);
   };
   let sampleIndex = 0;
+  let sampleBytes = 0;
+  let mdatBytes = 0;
+  for (let k = 0; k < mdats.length; k += 2) mdatBytes += (mdats[k + 1] as number) - (mdats[k] as number);
   let ticks = 0;
   // The sample is data[s, e): indices, not a view, since this runs once per sample.
   const checkData = (data: Buffer, s: number, e: number, n: number, offset: number): void => {
@@ -122,12 +149,21 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
     }
   };
   // Sync when the window holds the sample (the hot path), a promise only when it must be read.
-  const sample: SampleCheck = (offset, size, total) => {
-    const n = sampleIndex++;
+  const sample: SampleCheck = (offset, size, total, copies = 1) => {
+    const n = sampleIndex;
+    sampleIndex += copies;
     if (offset + size > r.size) {
       fail(`truncated: sample ${n + 1} of ${total} lies past the end of the file (byte ${offset})`);
     }
     if (!inMdat(offset, size)) fail(`sample ${n + 1} at byte ${offset} is outside the media data (corrupt)`);
+    // One track's samples are disjoint pieces of the mdats, so their sizes add up to at most the
+    // mdats' bytes; more means samples overlap (chunks at one offset made 2^32 one-byte samples
+    // of a 1 KiB mdat). This also bounds the samples walked by the file's size.
+    sampleBytes += size;
+    if (sampleBytes > mdatBytes)
+      fail(
+        `sample ${n + 1} at byte ${offset}: the samples add up to more bytes than the media data holds (corrupt)`,
+      );
     if (trak.payload.kind === 'none' || size === 0) return undefined;
     const at = r.span(offset, size);
     if (at >= 0) {
@@ -138,11 +174,15 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
   };
 
   ticks += await sampleTable(trak, sample);
-  for (const top of tops) {
-    if (top.type !== 'moof') continue;
-    const moof = await wholeBox(r, top);
+  for (let k = 0; k < moofs.length; k += 3) {
+    const start = moofs[k] as number;
+    const moof = await wholeBox(r, {
+      type: 'moof',
+      body: moofs[k + 1] as number,
+      end: moofs[k + 2] as number,
+    });
     for (const [type, traf] of boxes(moof, 'moof'))
-      if (type === 'traf') ticks += await fragment(traf, top.start, trak, sample);
+      if (type === 'traf') ticks += await fragment(traf, start, trak, sample);
   }
   if (!(sampleIndex > 0)) fail('no audio samples');
   let seconds = ticks / trak.timescale;
@@ -226,11 +266,18 @@ function payload(stbl: Buffer): Payload {
   return esdsPayload(esds.subarray(4));
 }
 
-function findBox(b: Buffer, type: string): Buffer | null {
+/**
+ * QuickTime puts the esds in a `wave` box inside the sample entry, one level deep; wave boxes
+ * nested deeper are no writer's (260,000 of them in a moov overflowed the stack).
+ */
+const MAX_WAVE_DEPTH = 4;
+
+function findBox(b: Buffer, type: string, depth = 0): Buffer | null {
   for (const [t, body] of boxes(b, 'sample entry')) {
     if (t === type) return body;
     if (t === 'wave') {
-      const inner = findBox(body, type);
+      if (depth >= MAX_WAVE_DEPTH) fail('sample entry nested too deep (corrupt)');
+      const inner = findBox(body, type, depth + 1);
       if (inner) return inner;
     }
   }
@@ -264,8 +311,16 @@ function esdsPayload(b: Buffer): Payload {
   return config ? { kind: 'aac', config } : { kind: 'none' };
 }
 
-/** Checks one sample; a promise only when its bytes had to be read. */
-type SampleCheck = (offset: number, size: number, total: number) => Promise<void> | undefined;
+/**
+ * Checks one sample (or `copies` identical empty ones at one offset); a promise only when its
+ * bytes had to be read.
+ */
+type SampleCheck = (
+  offset: number,
+  size: number,
+  total: number,
+  copies?: number,
+) => Promise<void> | undefined;
 
 /** Walks the moov sample table (stts, stsz, stsc, stco/co64); returns the ticks it lasts. */
 async function sampleTable(trak: Trak, sample: SampleCheck): Promise<number> {
@@ -353,6 +408,17 @@ async function fragment(traf: Buffer, moofStart: number, trak: Trak, sample: Sam
     if (tf & 0x4) j += 4;
     const per = (tf & 0x100 ? 4 : 0) + (tf & 0x200 ? 4 : 0) + (tf & 0x400 ? 4 : 0) + (tf & 0x800 ? 4 : 0);
     if (!(trun.length >= j + per * count)) fail('corrupt track run (trun)');
+    if (per === 0 && defaultSize === 0) {
+      // Without per-sample fields every sample is the same empty one at one offset, and a run of
+      // 12 bytes may declare 2^32 - 1 of them: checked once, counted `count` times.
+      if (count > 0) {
+        const pending = sample(offset, 0, count, count);
+        if (pending) await pending;
+      }
+      ticks += count * defaultDuration;
+      next = offset;
+      continue;
+    }
     for (let k = 0; k < count; k++) {
       let duration = defaultDuration;
       let size = defaultSize;

@@ -5,10 +5,19 @@ import { checkFlacFrame, parseStreamInfo, type StreamInfo } from './flac.js';
 import { fail } from './invalid-audio.js';
 import { isZeros } from './zeros.js';
 
-/** The longest packet kept whole (a FLAC frame can be large; Opus and Vorbis packets are small). */
+/**
+ * The longest packet kept whole (a FLAC frame can be large; Opus and Vorbis packets are small),
+ * and the most the packets in progress on all streams may hold together.
+ */
 const MAX_PACKET_BYTES = 1024 * 1024;
 /** Of a header packet (which may carry pictures in its comments) only this much is kept. */
 const HEADER_BYTES = 64;
+/**
+ * The most logical streams a file may begin: a chained file has a stream or two per link, so
+ * this is hundreds of links. Each stream's state is kept to the end (and a scan of them ran
+ * per new stream: 38,800 empty one-page streams in 1 MiB took quadratic time).
+ */
+const MAX_STREAMS = 1024;
 
 interface Stream {
   codec: 'opus' | 'vorbis' | 'flac' | 'other';
@@ -18,6 +27,8 @@ interface Stream {
   /** Parts of a packet continued on the next page (copies: the reader's views do not last). */
   partial: Buffer[] | null;
   partialBytes: number;
+  /** Of those, the bytes counted in the file's total held (audio packets are kept whole). */
+  partialHeld: number;
   ended: boolean;
   lastGranule: number | null;
   /** Samples the audio packets hold (Opus: 48 kHz; FLAC: the stream's rate). */
@@ -43,11 +54,16 @@ interface Stream {
  *   Vorbis packets could: each yields at most half its long block);
  * - not truncated: a missing end-of-stream flag (a recorder stopped without closing the stream
  *   leaves complete pages; their audio is all there);
+ * - corrupt: more than MAX_STREAMS logical streams; an audio packet in progress over 1 MiB, or
+ *   packets in progress on all streams together over 1 MiB (the memory bound);
  * - tolerated: zero padding after the last page; chained streams add up, multiplexed ones count
  *   as the longest.
  */
 export async function oggSeconds(r: ByteReader): Promise<number> {
   const streams = new Map<number, Stream>();
+  // The bytes of audio packets in progress on all streams together: multiplexed streams may not
+  // hold more than one packet's bound between them.
+  const held = { bytes: 0 };
   let chain = 0;
   let pages = 0;
   let pos = 0;
@@ -81,6 +97,7 @@ export async function oggSeconds(r: ByteReader): Promise<number> {
     let s = streams.get(serial);
     if (flags & 2) {
       if (s !== undefined) fail(`page at byte ${pos} begins stream ${serial} twice (corrupt)`);
+      if (streams.size >= MAX_STREAMS) fail(`more than ${MAX_STREAMS} logical streams (corrupt)`);
       // A stream that begins after every open stream ended is the next link of a chained file.
       const open = [...streams.values()].some((o) => o.chain === chain && !o.ended);
       if (!open && streams.size > 0) chain++;
@@ -102,12 +119,14 @@ export async function oggSeconds(r: ByteReader): Promise<number> {
       const piece = page.subarray(packetStart, body);
       packetStart = body;
       if ((lacing[k] as number) === 255) {
-        keepPartial(s, piece); // continues on the next page
+        keepPartial(s, piece, held); // continues on the next page
         break;
       }
       const whole = s.partial ? Buffer.concat([...s.partial, piece]) : piece;
       s.partial = null;
       s.partialBytes = 0;
+      held.bytes -= s.partialHeld;
+      s.partialHeld = 0;
       packet(s, whole, `packet ${s.packets + 1} of stream ${serial}`);
     }
     if (granule !== null) {
@@ -144,6 +163,7 @@ function newStream(chain: number, seq: number): Stream {
     packets: 0,
     partial: null,
     partialBytes: 0,
+    partialHeld: 0,
     ended: false,
     lastGranule: null,
     samples: 0,
@@ -158,13 +178,18 @@ function newStream(chain: number, seq: number): Stream {
 }
 
 /** Keeps a packet's piece for the next page: a header's first bytes, an audio packet whole. */
-function keepPartial(s: Stream, piece: Buffer): void {
+function keepPartial(s: Stream, piece: Buffer, held: { bytes: number }): void {
   const index = s.packets;
   const header = index === 0 || s.codec === 'other' || index <= s.headerPackets;
   const cap = header ? HEADER_BYTES : MAX_PACKET_BYTES;
   const kept = s.partialBytes;
   s.partialBytes += piece.length;
   if (!(header || s.partialBytes <= MAX_PACKET_BYTES)) fail('a packet over 1 MiB (corrupt)');
+  if (!header) {
+    s.partialHeld += piece.length;
+    held.bytes += piece.length;
+    if (!(held.bytes <= MAX_PACKET_BYTES)) fail('packets in progress hold over 1 MiB (corrupt)');
+  }
   s.partial ??= [];
   if (kept < cap) s.partial.push(Buffer.from(piece.subarray(0, cap - kept)));
 }

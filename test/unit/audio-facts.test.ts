@@ -109,6 +109,22 @@ describe('readAudioFacts: lengths', () => {
     expect((await facts(bytes, MP3)).seconds).toBeCloseTo(5.068, 2);
   });
 
+  it('measures WebM blocks that lie before time zero by their own span, not from zero', async () => {
+    // EBML header, Segment of unknown size, Info, Tracks (one Opus track), a Cluster at 0 with one
+    // SimpleBlock at timecode -1000 (-1 s) holding a 20 ms Opus packet: the audio lasts 0.02 s.
+    const bytes = Buffer.from(
+      [
+        '1a45dfa3874282847765626d',
+        '1853806701ffffffffffffff',
+        '1549a966872ad7b1830f4240',
+        '1654ae6b90ae8ed781018381028686415f4f505553',
+        '1f43b6758ce78100a38781fc1880f80102',
+      ].join(''),
+      'hex',
+    );
+    expect((await facts(bytes, WEBM)).seconds).toBe(0.02);
+  });
+
   it('measures a WebM recorded with a timeslice, which has no Duration and clusters of unknown size', async () => {
     const bytes = bytesOf('chromium-recording-timeslice.webm');
     const info = bytes.subarray(48, 48 + 5 + 25); // Info: TimestampScale, MuxingApp, WritingApp; no Duration
