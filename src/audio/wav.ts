@@ -11,7 +11,7 @@ const PLACEHOLDER_FROM = 0x7fff0000;
 
 /** How much PCM the random-bytes check measures: SPANS pieces of SPAN_BYTES, spread evenly. */
 const SPANS = 16;
-const SPAN_BYTES = 32 * 1024;
+const SPAN_BYTES = 4 * 1024;
 
 /** Int16Array reads in the platform's byte order; WAV's is little-endian. */
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
