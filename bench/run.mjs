@@ -456,37 +456,8 @@ async function oversizedAnswers() {
   return { before, after, growth: after - before, statuses };
 }
 
-async function main() {
-  const fake = await start(path.join(ROOT, 'bench/fake-upstream.mjs'));
-  // BENCH_ONLY=tracing: the tracing rows alone (about a minute), for comparing runs of just those.
-  if (process.env.BENCH_ONLY === 'tracing') {
-    console.error(
-      `bench: tracing on vs off, ${SMALL_REQUESTS} × 200 KiB at concurrency ${SMALL_CONCURRENCY}…`,
-    );
-    const t = await tracingCost(fake.url);
-    await stop(fake);
-    console.log(
-      '\n| load | median ms | peak RSS MiB | /healthz p99 ms | server CPU s/round | machine busy |',
-    );
-    console.log('|---|---:|---:|---:|---:|---:|');
-    for (const r of tracingRows(t)) console.log(r);
-    console.log(`\n${tracingSummary(t)}`);
-    return;
-  }
-  const size = 8 * MiB;
-  console.error(`bench: ${CLIENTS} clients × ${FILES} files × ${size / MiB} MiB, ${ROUNDS} rounds each…`);
-
-  const directPayload = jsonBody(Array.from({ length: FILES }, () => wav(size)));
-  await heavyLoad(`${fake.url}/voices/clone`, directPayload, 1);
-  const [busy0, total0] = machineJiffies();
-  const direct = { latencies: await heavyLoad(`${fake.url}/voices/clone`, directPayload) };
-  const [busy1, total1] = machineJiffies();
-  direct.busy = (busy1 - busy0) / (total1 - total0);
-  const streaming = await heavyRepeated('streaming', fake.url, size);
-  const doubled = await heavyRepeated('streaming', fake.url, 2 * size);
-  const buffering = await heavy('buffering', fake.url, size);
-  const floor = await heavy('floor', fake.url, size);
-
+/** The small uploads, streaming and buffering side by side: concurrency 32 rounds, then one at a time. */
+async function smallComparison(fakeUrl) {
   console.error(`bench: ${SMALL_REQUESTS} × 200 KiB at concurrency ${SMALL_CONCURRENCY}…`);
   const small = multipartBody([wav(200 * 1024)]);
   // Both services run side by side and take turns, 5 timed rounds each after SMALL_WARMUP_ROUNDS
@@ -495,7 +466,7 @@ async function main() {
   // they are wired) is in these rounds, and its cost shows in "server CPU ms per upload" below.
   const services = {};
   for (const kind of ['streaming', 'buffering']) {
-    services[kind] = await start(SCRIPTS[kind], serviceEnv(fake.url, 200 * 1024));
+    services[kind] = await start(SCRIPTS[kind], serviceEnv(fakeUrl, 200 * 1024));
     for (let w = 0; w < SMALL_WARMUP_ROUNDS; w++)
       await smallLoad(`${services[kind].url}/api/voices/clone`, small);
   }
@@ -522,6 +493,60 @@ async function main() {
     }
   }
   for (const svc of Object.values(services)) await stop(svc);
+  return { smallTimes, perUpload, smallBusy, sequential };
+}
+
+/** The small-upload table (both concurrency rows, CPU per upload, machine busy). */
+function smallTable({ smallTimes, perUpload, smallBusy, sequential }) {
+  const f = (n) => n.toFixed(0);
+  return (
+    `\n| small uploads (200 KiB, one file) | streaming | buffering | ratio |\n|---|---:|---:|---:|\n` +
+    `| concurrency ${SMALL_CONCURRENCY}: total ms for ${SMALL_REQUESTS} (median of ${SMALL_ROUNDS} rounds) | ${f(smallTimes.streaming)} | ${f(smallTimes.buffering)} | ${(smallTimes.streaming / smallTimes.buffering).toFixed(2)} |\n` +
+    `| concurrency 1: median ms (${SMALL_ROUNDS} × ${SEQUENTIAL_REQUESTS} requests) | ${median(sequential.streaming).toFixed(1)} | ${median(sequential.buffering).toFixed(1)} | ${(median(sequential.streaming) / median(sequential.buffering)).toFixed(2)} |\n` +
+    `| server CPU ms per upload (concurrency ${SMALL_CONCURRENCY} rounds) | ${perUpload('streaming').toFixed(2)} | ${perUpload('buffering').toFixed(2)} | ${(perUpload('streaming') / perUpload('buffering')).toFixed(2)} |\n` +
+    `| machine busy during the concurrency ${SMALL_CONCURRENCY} rounds (${cpus().length} cores) | ${(100 * smallBusy).toFixed(0)}% | | |`
+  );
+}
+
+async function main() {
+  const fake = await start(path.join(ROOT, 'bench/fake-upstream.mjs'));
+  // BENCH_ONLY=tracing: the tracing rows alone (about a minute), for comparing runs of just those.
+  if (process.env.BENCH_ONLY === 'tracing') {
+    console.error(
+      `bench: tracing on vs off, ${SMALL_REQUESTS} × 200 KiB at concurrency ${SMALL_CONCURRENCY}…`,
+    );
+    const t = await tracingCost(fake.url);
+    await stop(fake);
+    console.log(
+      '\n| load | median ms | peak RSS MiB | /healthz p99 ms | server CPU s/round | machine busy |',
+    );
+    console.log('|---|---:|---:|---:|---:|---:|');
+    for (const r of tracingRows(t)) console.log(r);
+    console.log(`\n${tracingSummary(t)}`);
+    return;
+  }
+  // BENCH_ONLY=small: the small-upload comparison alone (about a minute and a half).
+  if (process.env.BENCH_ONLY === 'small') {
+    const small = await smallComparison(fake.url);
+    await stop(fake);
+    console.log(smallTable(small));
+    return;
+  }
+  const size = 8 * MiB;
+  console.error(`bench: ${CLIENTS} clients × ${FILES} files × ${size / MiB} MiB, ${ROUNDS} rounds each…`);
+
+  const directPayload = jsonBody(Array.from({ length: FILES }, () => wav(size)));
+  await heavyLoad(`${fake.url}/voices/clone`, directPayload, 1);
+  const [busy0, total0] = machineJiffies();
+  const direct = { latencies: await heavyLoad(`${fake.url}/voices/clone`, directPayload) };
+  const [busy1, total1] = machineJiffies();
+  direct.busy = (busy1 - busy0) / (total1 - total0);
+  const streaming = await heavyRepeated('streaming', fake.url, size);
+  const doubled = await heavyRepeated('streaming', fake.url, 2 * size);
+  const buffering = await heavy('buffering', fake.url, size);
+  const floor = await heavy('floor', fake.url, size);
+
+  const { smallTimes, perUpload, smallBusy, sequential } = await smallComparison(fake.url);
   console.error('bench: tracing on vs off…');
   const tracing = await tracingCost(fake.url);
 
@@ -563,13 +588,7 @@ async function main() {
     `| ${SMALL_REQUESTS} × 200 KiB, concurrency ${SMALL_CONCURRENCY}, median of ${SMALL_ROUNDS} rounds: buffering | ${f(smallTimes.buffering)} total | | | | |`,
   );
   for (const r of tracingRows(tracing)) console.log(r);
-  console.log(
-    `\n| small uploads (200 KiB, one file) | streaming | buffering | ratio |\n|---|---:|---:|---:|\n` +
-      `| concurrency ${SMALL_CONCURRENCY}: total ms for ${SMALL_REQUESTS} (median of ${SMALL_ROUNDS} rounds) | ${f(smallTimes.streaming)} | ${f(smallTimes.buffering)} | ${(smallTimes.streaming / smallTimes.buffering).toFixed(2)} |\n` +
-      `| concurrency 1: median ms (${SMALL_ROUNDS} × ${SEQUENTIAL_REQUESTS} requests) | ${median(sequential.streaming).toFixed(1)} | ${median(sequential.buffering).toFixed(1)} | ${(median(sequential.streaming) / median(sequential.buffering)).toFixed(2)} |\n` +
-      `| server CPU ms per upload (concurrency ${SMALL_CONCURRENCY} rounds) | ${perUpload('streaming').toFixed(2)} | ${perUpload('buffering').toFixed(2)} | ${(perUpload('streaming') / perUpload('buffering')).toFixed(2)} |\n` +
-      `| machine busy during the concurrency ${SMALL_CONCURRENCY} rounds (${cpus().length} cores) | ${pctOf(smallBusy)} | | |`,
-  );
+  console.log(smallTable({ smallTimes, perUpload, smallBusy, sequential }));
   const mixedP99 = pct(mix.during, 99);
   const idleP99 = pct(mix.idle, 99);
   console.log(
