@@ -15,6 +15,8 @@ export interface TracingSettings {
 export interface Tracing {
   /** Sends the OpenTelemetry SDK's own warnings and errors (an export that failed) to this log. */
   logTo(log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void }): void;
+  /** Exports every span ended so far and waits for those exports to finish (the SDK keeps running). */
+  flush(): Promise<void>;
   /** Exports every span still queued and stops the SDK; gives up after `timeoutMs`. */
   shutdown(timeoutMs: number): Promise<void>;
 }
@@ -70,6 +72,7 @@ export async function startTracing(settings: TracingSettings): Promise<Tracing> 
       };
       diag.setLogger(logger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
     },
+    flush: () => provider.forceFlush(),
     async shutdown(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>((resolve) => {

@@ -7,9 +7,11 @@ import { suiteResource } from './suite.js';
 /**
  * For a test file: before its tests, a receiver and the SDK exporting to it (batches every 20 ms),
  * configured through the OTEL_* variables as the service is; after them, the SDK shut down (what it
- * holds is flushed), the receiver closed and the variables removed. Returns the receiver.
+ * holds is flushed), the receiver closed and the variables removed. Returns the receiver, and
+ * `flush()`: every span ended so far has reached it once that resolves (batches exported on a busy
+ * machine may arrive late or out of order, so a test that reads a whole trace flushes first).
  */
-export function suiteTracing(serviceName: string): () => OtlpReceiver {
+export function suiteTracing(serviceName: string): (() => OtlpReceiver) & { flush(): Promise<void> } {
   const running = suiteResource(
     async () => {
       const receiver = await startOtlpReceiver();
@@ -23,5 +25,5 @@ export function suiteTracing(serviceName: string): () => OtlpReceiver {
       for (const name of Object.keys(env)) delete process.env[name];
     },
   );
-  return () => running().receiver;
+  return Object.assign(() => running().receiver, { flush: () => running().tracing.flush() });
 }

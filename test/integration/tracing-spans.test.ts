@@ -55,8 +55,10 @@ async function traced(queue: Reply[], gate: UpstreamGate = createMemoryGate({ li
   } finally {
     await fake.close();
   }
+  await receiver.flush();
   const all = await receiver().waitFor((s) => s.some((x) => x.traceId === traceId && x.name === 'test root'));
-  const spans = all.filter((s) => s.traceId === traceId);
+  // In the order they started: batches can reach the receiver in any order.
+  const spans = all.filter((s) => s.traceId === traceId).sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
   const byName = (name: string) => spans.filter((s) => s.name === name);
   return {
     spans,
