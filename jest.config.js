@@ -14,9 +14,10 @@ export default {
     ],
   },
   testTimeout: 20000,
-  // Test files mostly wait on sockets, child processes and a browser, not the CPU: one worker more
-  // than there are cores (on 2 cores, 3 workers run the suite in about 70 s against 104 s for 2).
-  maxWorkers: availableParallelism() + 1,
+  // Test files mostly wait on sockets, child processes and a browser, not the CPU: at least three
+  // workers (on 2 cores they run the suite in about 70 s against 104 s for two; Jest's default
+  // there is one, which runs every file in turn).
+  maxWorkers: Math.max(3, availableParallelism() - 1),
   globalSetup: '<rootDir>/test/helpers/log-scan-setup.mjs',
   globalTeardown: '<rootDir>/test/helpers/log-scan-teardown.mjs',
 };
