@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { systemClock } from '../../src/clock.js';
 import { ServiceError } from '../../src/errors.js';
 import { createRedactor } from '../../src/redact.js';
 import { createMemoryGate, type UpstreamGate } from '../../src/stores/upstream-gate.js';
 import { logTraceFields, recordErrorCode, traceHeaders, withSpan } from '../../src/tracing/spans.js';
 import { createTruedyClient, type ReplayableBody } from '../../src/upstream/truedy-client.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import {
   type FakeUpstream,
   memoryLogger,
@@ -29,7 +29,11 @@ const body = (text = '{"name":"x","files":[]}'): ReplayableBody => ({
 });
 
 /** Runs one clone against a scripted fake under a root span; returns that trace's spans once exported. */
-async function traced(queue: Reply[], gate: UpstreamGate = createMemoryGate({ limit: 0, windowMs: 1000 })) {
+async function traced(
+  queue: Reply[],
+  gate: UpstreamGate = createMemoryGate({ limit: 0, windowMs: 1000 }),
+  clock = new FakeClock({ autoAdvance: true }),
+) {
   const fake: FakeUpstream = await startFakeUpstream(queue);
   const log = memoryLogger();
   const client = createTruedyClient({
@@ -40,7 +44,9 @@ async function traced(queue: Reply[], gate: UpstreamGate = createMemoryGate({ li
     redact: createRedactor([TEST_KEY]).value,
     retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 2000, budgetMs: 5000 },
     gate,
-    clock: systemClock,
+    // Waits on a virtual clock (SPEC's retry rules, not the machine's timers, decide what is waited):
+    // a real 5 ms sleep can end a millisecond short of Date.now()'s reset and add a 1 ms cooldown wait.
+    clock,
     random: () => 0,
   });
   let traceId = '';
@@ -97,18 +103,20 @@ describe('wait spans: one per wait, with its reason and planned length', () => {
   });
 
   it('pacing: a call over the cap waits its turn', async () => {
+    const clock = new FakeClock({ autoAdvance: true });
     const gate = createMemoryGate({ limit: 1, windowMs: 60 });
-    await gate.reserve(Date.now(), Date.now() + 1000);
-    const { waits, attempts } = await traced([], gate);
+    await gate.reserve(clock.now(), clock.now() + 1000);
+    const { waits, attempts } = await traced([], gate, clock);
     expect(attempts).toHaveLength(1);
     expect(waits.map((w) => w.attributes['bff.wait.reason'])).toEqual(['pacing']);
     expect(Number(waits[0]?.attributes['bff.wait.planned_ms'])).toBeGreaterThan(0);
   });
 
   it("cooldown: a call behind another request's 429 waits out the announced reset", async () => {
+    const clock = new FakeClock({ autoAdvance: true });
     const gate = createMemoryGate({ limit: 0, windowMs: 60_000 });
-    await gate.setCooldown(Date.now() + 40);
-    const { waits } = await traced([], gate);
+    await gate.setCooldown(clock.now() + 40);
+    const { waits } = await traced([], gate, clock);
     expect(waits.map((w) => w.attributes['bff.wait.reason'])).toEqual(['cooldown']);
   });
 });
