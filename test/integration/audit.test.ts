@@ -229,7 +229,7 @@ describe('the order of events', () => {
         datasync: async () => {
           await h.datasync();
           // The outcome's flush is slow: an answer sent without waiting for it would arrive first.
-          if (++flushes === 2) await new Promise((r) => setTimeout(r, 200));
+          if (++flushes === 2) await new Promise((r) => setTimeout(r, 50));
           events.push(`flushed ${flushes}`);
         },
         close: () => h.close(),

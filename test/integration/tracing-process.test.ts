@@ -184,14 +184,19 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     const { port } = new URL(svc.url);
     const socket = connect(Number(port), '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
+    // Expect: 100-continue, so the service's own "100 Continue" says the request is under way
+    // (its span open) before the client goes; the span ends only when the request does.
+    const continued = new Promise((resolve) =>
+      socket.on('data', (c) => String(c).startsWith('HTTP/1.1 100') && resolve(undefined)),
+    );
     socket.write(
       'POST /api/voices/clone HTTP/1.1\r\nHost: x\r\nX-Request-Id: gone-1\r\n' +
         `traceparent: 00-${traceId}-${randomBytes(8).toString('hex')}-01\r\n` +
-        'Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n' +
-        '--b\r\nContent-Disposition: form-data; name="files"; filename="a.mp3"\r\n\r\nID3',
+        'Expect: 100-continue\r\n' +
+        'Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n',
     );
-    // The span ends only when the request does: its export shows the request was under way.
-    await new Promise((r) => setTimeout(r, 300));
+    await continued;
+    socket.write('--b\r\nContent-Disposition: form-data; name="files"; filename="a.mp3"\r\n\r\nID3');
     socket.destroy();
     const [server] = await receiver.waitFor((all) => all.some((s) => s.kind === SPAN_KIND.SERVER));
     expect(server).toMatchObject({ traceId, attributes: { 'error.type': 'client_closed' } });
