@@ -21,7 +21,7 @@ export interface AudioFacts {
 }
 
 /** One reader per content type that sniff.ts names (SPEC: mp3, wav, m4a/mp4, aac, ogg, webm, flac). */
-const READERS: Record<string, (r: ByteReader) => Promise<number>> = {
+export const READERS: Readonly<Record<string, (r: ByteReader) => Promise<number>>> = {
   'audio/mpeg': mp3Seconds,
   'audio/wav': wavSeconds,
   'audio/mp4': mp4Seconds,

@@ -6,27 +6,10 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { adtsSeconds } from '../../src/audio/adts.js';
-import { readAudioFacts } from '../../src/audio/audio-facts.js';
+import { READERS, readAudioFacts } from '../../src/audio/audio-facts.js';
 import { ByteReader } from '../../src/audio/byte-reader.js';
-import { flacSeconds } from '../../src/audio/flac.js';
 import { InvalidAudioError } from '../../src/audio/invalid-audio.js';
-import { matroskaSeconds } from '../../src/audio/matroska.js';
-import { mp3Seconds } from '../../src/audio/mp3.js';
-import { mp4Seconds } from '../../src/audio/mp4.js';
-import { oggSeconds } from '../../src/audio/ogg.js';
-import { wavSeconds } from '../../src/audio/wav.js';
 import type { Outcome, WorkerReply, WorkerRequest } from './protocol.js';
-
-const READERS: Record<string, (r: ByteReader) => Promise<number>> = {
-  'audio/mpeg': mp3Seconds,
-  'audio/wav': wavSeconds,
-  'audio/mp4': mp4Seconds,
-  'audio/aac': adtsSeconds,
-  'audio/ogg': oggSeconds,
-  'audio/webm': matroskaSeconds,
-  'audio/flac': flacSeconds,
-};
 
 // The folder for spooled inputs is the harness's (it removes it: a terminated thread cleans nothing up).
 const { spoolDir: dir } = workerData as { spoolDir: string };

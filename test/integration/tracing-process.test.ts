@@ -12,6 +12,7 @@ import {
   startOtlpReceiver,
 } from '../helpers/otlp-receiver.js';
 import { type ServiceProcess, startServiceProcess } from '../helpers/process.js';
+import { waitUntil } from '../helpers/wait.js';
 
 // The SDK is process-global, so these tests run the built service as a process (dist/main.js,
 // `npm run build` first) exporting to a real OTLP/HTTP receiver in this test.
@@ -59,6 +60,13 @@ const only = (spans: ReceivedSpan[], pick: (s: ReceivedSpan) => boolean) => {
   expect(found).toHaveLength(1);
   return found[0] as ReceivedSpan;
 };
+
+/** The request's own log line (written when its response closes), once it has come through stdout. */
+async function requestLine(s: ServiceProcess, requestId: string) {
+  const find = () => logLines(s).find((l) => l.request_id === requestId && l.msg === 'request');
+  await waitUntil(`the request line of ${requestId}`, () => find() !== undefined);
+  return find();
+}
 
 describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
   it('one clone that meets one 429 is one trace: server span, the call, two attempts and the reset-at wait, continuing the caller and reaching Truedy', async () => {
@@ -155,6 +163,9 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     expect(fake.received.map((r) => r.headers.tracestate)).toEqual(['caller=opaque-1', 'caller=opaque-1']);
 
     // Every log line of the request leads to the trace, the request line to the server span.
+    // The request line is written when the response closes, and reaches this test through the
+    // child's stdout: the answer can arrive first.
+    await requestLine(svc, 'traced-clone-1');
     const lines = logLines(svc).filter((l) => l.request_id === 'traced-clone-1');
     expect(lines.length).toBeGreaterThanOrEqual(4);
     expect(lines.every((l) => l.trace_id === traceId && /^[\da-f]{16}$/.test(String(l.span_id)))).toBe(true);
@@ -200,7 +211,7 @@ describe('tracing, with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     socket.destroy();
     const [server] = await receiver.waitFor((all) => all.some((s) => s.kind === SPAN_KIND.SERVER));
     expect(server).toMatchObject({ traceId, attributes: { 'error.type': 'client_closed' } });
-    const line = logLines(svc).find((l) => l.request_id === 'gone-1' && l.msg === 'request');
+    const line = await requestLine(svc, 'gone-1');
     expect(line).toMatchObject({ status: 499, trace_id: traceId, span_id: server?.spanId });
   });
 
