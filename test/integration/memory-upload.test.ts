@@ -13,6 +13,7 @@ import {
   filesIn,
   listen,
   notAudio,
+  postClone,
   type Received,
   type Running,
   startFakeUpstream,
@@ -53,6 +54,14 @@ function recordingWriter(): { openWrite: OpenWrite; opened: string[] } {
       return openPrivateFile(file);
     },
   };
+}
+
+/** A clone of these WAV buffers, each under its file name. */
+function postWavs(app: Parameters<typeof postClone>[0], name: string, files: Record<string, Buffer>) {
+  return postClone(app, {
+    name,
+    files: Object.entries(files).map(([filename, data]) => ({ filename, data })),
+  });
 }
 
 /** Polls `cond` every 5 ms, up to `ms`. */
@@ -113,13 +122,10 @@ describe('file parts held in memory', () => {
   it('a small part never touches the disk and reaches Truedy byte for byte', async () => {
     const writer = recordingWriter();
     const { app, memoryBudget } = buildService(testConfig(), fake.url, { openWrite: writer.openWrite });
-    const files = [wav(200 * KiB), wav(64 * KiB + 2)];
+    const [a, b] = [wav(200 * KiB), wav(64 * KiB + 2)];
+    const files = [a, b];
     const before = fake.received.length;
-    const res = await request(app)
-      .post('/api/voices/clone')
-      .field('name', 'Held')
-      .attach('files', files[0] as Buffer, 'a.wav')
-      .attach('files', files[1] as Buffer, 'b.wav');
+    const res = await postWavs(app, 'Held', { 'a.wav': a, 'b.wav': b });
     expect(res.status).toBe(201);
     expect(fake.received.length).toBe(before + 1);
     expect(sentFiles(fake.received.at(-1))).toEqual(digests(files));
@@ -134,10 +140,7 @@ describe('file parts held in memory', () => {
     const file = wav(300 * KiB);
     fake.queue.push(truedy429(20), truedy429(20));
     const before = fake.received.length;
-    const res = await request(app)
-      .post('/api/voices/clone')
-      .field('name', 'Again')
-      .attach('files', file, 'a.wav');
+    const res = await postWavs(app, 'Again', { 'a.wav': file });
     expect(res.status).toBe(201);
     expect(res.headers['x-upstream-attempts']).toBe('3');
     const attempts = fake.received.slice(before);
@@ -156,11 +159,7 @@ describe('file parts held in memory', () => {
     const big = wav(700 * KiB);
     fake.queue.push(truedy429(20));
     const before = fake.received.length;
-    const res = await request(app)
-      .post('/api/voices/clone')
-      .field('name', 'Spilled')
-      .attach('files', small, 'small.wav')
-      .attach('files', big, 'big.wav');
+    const res = await postWavs(app, 'Spilled', { 'small.wav': small, 'big.wav': big });
     expect(res.status).toBe(201);
     const attempts = fake.received.slice(before);
     expect(attempts).toHaveLength(2);
@@ -177,12 +176,9 @@ describe('file parts held in memory', () => {
     const writer = recordingWriter();
     const config = testConfig({ MEMORY_BUFFER_FILE_BYTES: '0' });
     const { app, memoryBudget } = buildService(config, fake.url, { openWrite: writer.openWrite });
-    const files = [wav(10 * KiB), wav(20 * KiB)];
-    const res = await request(app)
-      .post('/api/voices/clone')
-      .field('name', 'Disk')
-      .attach('files', files[0] as Buffer, 'a.wav')
-      .attach('files', files[1] as Buffer, 'b.wav');
+    const [a, b] = [wav(10 * KiB), wav(20 * KiB)];
+    const files = [a, b];
+    const res = await postWavs(app, 'Disk', { 'a.wav': a, 'b.wav': b });
     expect(res.status).toBe(201);
     expect(sentFiles(fake.received.at(-1))).toEqual(digests(files));
     expect(writer.opened).toHaveLength(2);
