@@ -5,7 +5,6 @@ import { type MeasuredFile, measureAudio } from '../../audio/measure-audio.js';
 import type { AuditTrail } from '../../audit/audit-trail.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/config.js';
-import { ServiceError } from '../../errors.js';
 import { normalizeVoice } from '../../normalize/voice.js';
 import type { IdempotencyStore } from '../../stores/idempotency.js';
 import { withIdempotency } from '../../stores/with-idempotency.js';
