@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { steadySocketConnector } from './redis-socket.js';
 
 // ioredis is loaded only when Redis is configured: a single instance does not pay its memory
 // (about 20 MiB of RSS with rate-limit-redis, measured with `npm run bench`).
@@ -128,7 +129,11 @@ const FAIL_FAST: RedisOptions = {
 };
 
 function createClient(settings: RedisSettings): { client: RedisClient; mode: RedisConnection['mode'] } {
-  const { Redis: RedisCtor, Cluster: ClusterCtor } = load('ioredis') as typeof import('ioredis');
+  const ioredis = load('ioredis') as typeof import('ioredis');
+  const { Redis: RedisCtor, Cluster: ClusterCtor } = ioredis;
+  // Every socket keeps an error listener (see redis-socket.ts). Sentinel mode needs ioredis' own
+  // SentinelConnector, which asks the sentinels where the primary is, so it keeps that one.
+  const Connector = steadySocketConnector(ioredis.AbstractConnector);
   const tls = settings.urls.length > 0 && settings.urls.every((u) => u.startsWith('rediss:'));
   const tlsOpts = tls ? tlsOptions(settings) : undefined;
 
@@ -149,6 +154,7 @@ function createClient(settings: RedisSettings): { client: RedisClient; mode: Red
       slotsRefreshInterval: 5000,
       redisOptions: {
         ...FAIL_FAST,
+        Connector,
         ...(username ? { username } : {}),
         ...(password ? { password } : {}),
         ...(tlsOpts ? { tls: tlsOpts } : {}),
@@ -192,6 +198,7 @@ function createClient(settings: RedisSettings): { client: RedisClient; mode: Red
   return {
     client: new RedisCtor({
       ...FAIL_FAST,
+      Connector,
       ...fromUrl(settings.urls[0] as string),
       ...(tlsOpts ? { tls: tlsOpts } : {}),
     }),

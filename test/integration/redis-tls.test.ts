@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
+import { pino } from 'pino';
 import request from 'supertest';
+import { connectRedis } from '../../src/stores/redis-connection.js';
 import { buildService, suiteFakeUpstream, testConfig } from '../helpers/kit.js';
 import { type TestRedis, until } from '../helpers/redis.js';
 import {
@@ -15,6 +17,10 @@ import {
 import { clone } from '../helpers/shared-store.js';
 
 type Built = ReturnType<typeof buildService>;
+
+const fail = (): never => {
+  throw new Error('the test config has no Redis settings');
+};
 
 /** How many keys a TLS server holds, asked by the test itself over a connection it trusts. */
 async function keysOn(server: TestRedis, tls: ConnectionOptions): Promise<string[]> {
@@ -146,6 +152,40 @@ describe('Redis over TLS (rediss://) with a private CA', () => {
     });
     expect(keys.some((k) => k.startsWith('{mtls:'))).toBe(true);
     expect(keys.some((k) => k.startsWith('{no-cert:'))).toBe(false);
+  });
+
+  it("a socket that fails twice does not take the process down (ioredis listens for a socket's first error only)", async () => {
+    // A refused TLS connection can report twice (the certificate, then the server's alert): the
+    // second error must find a listener, or Node throws it as an uncaught exception.
+    const silent = pino({ level: 'silent' });
+    const single = connectRedis(
+      testConfig({ REDIS_URL: servers.good.url, REDIS_TLS_CA_FILE: certs.ca }).redis ?? fail(),
+      silent,
+    );
+    const clustered = connectRedis(
+      testConfig({ REDIS_CLUSTER: 'true', REDIS_URL: cluster.seeds, REDIS_TLS_CA_FILE: certs.ca }).redis ??
+        fail(),
+      silent,
+    );
+    try {
+      expect(await single.ready(5000)).toBe(true);
+      expect(await clustered.ready(5000)).toBe(true);
+      // The Cluster's masters, each connected (ioredis reaches a node on its first command).
+      await Promise.all((clustered.client as Cluster).nodes('master').map((n) => n.ping()));
+      const sockets = [
+        (single.client as Redis).stream,
+        ...(clustered.client as Cluster).nodes('master').map((n) => n.stream),
+      ];
+      expect(sockets.length).toBe(4);
+      for (const socket of sockets) {
+        expect(() => {
+          socket.emit('error', new Error('certificate refused'));
+          socket.emit('error', new Error('tlsv1 alert decode error'));
+        }).not.toThrow();
+      }
+    } finally {
+      await Promise.all([single.close(), clustered.close()]);
+    }
   });
 
   it('Cluster over TLS: every node is reached with the private CA; without it none is', async () => {

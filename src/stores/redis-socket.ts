@@ -1,0 +1,67 @@
+import { createConnection, type Socket } from 'node:net';
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import type { AbstractConnector } from 'ioredis';
+
+/** The connection options ioredis hands a connector (its RedisOptions, of which these are read). */
+interface SocketOptions {
+  host?: string;
+  port?: number;
+  family?: number;
+  path?: string;
+  tls?: ConnectionOptions;
+  disconnectTimeout?: number;
+}
+
+/**
+ * A connector class for ioredis (its `Connector` option), made from the AbstractConnector of the
+ * ioredis this process loaded. It connects as ioredis' own StandaloneConnector does, and keeps one
+ * error listener on the socket for its whole life. ioredis listens for a socket's first error
+ * only (`once`): a TLS socket that fails twice (a refused certificate, then the alert the server
+ * answers with) emits its second error to nobody, which Node throws as an uncaught exception, and
+ * the whole service dies (ioredis issue #1183; the `on` fix, PR #961/#962, was closed). Seen here
+ * in the TLS tests under load, on Node 20 and 24. The first error still reaches ioredis, which
+ * logs it and reconnects; later ones are dropped here, the socket being already lost.
+ */
+export function steadySocketConnector(Base: typeof AbstractConnector) {
+  return class SteadySocketConnector extends Base {
+    private readonly options: SocketOptions;
+
+    // ioredis passes its RedisOptions; its ConnectorConstructor type says `unknown`.
+    constructor(options: unknown) {
+      const o = options as SocketOptions;
+      super(o.disconnectTimeout ?? 2000);
+      this.options = o;
+    }
+
+    connect(): Promise<Socket | TLSSocket> {
+      const { path, host, port, family, tls } = this.options;
+      this.connecting = true;
+      const tcp = { host, port: port ?? 6379, ...(family !== undefined ? { family } : {}) };
+      // As StandaloneConnector: the socket is made on the next tick, unless disconnect() came first.
+      return new Promise((resolve, reject) => {
+        process.nextTick(() => {
+          if (!this.connecting) {
+            reject(new Error('Connection is closed.'));
+            return;
+          }
+          let stream: Socket | TLSSocket;
+          try {
+            if (tls) stream = tlsConnect({ ...(path ? { path } : tcp), ...tls });
+            else stream = path ? createConnection({ path }) : createConnection(tcp);
+          } catch (error) {
+            reject(error);
+            return;
+          }
+          stream.once('error', (error) => {
+            this.firstError = error;
+          });
+          stream.on('error', ignore);
+          this.stream = stream;
+          resolve(stream);
+        });
+      });
+    }
+  };
+}
+
+const ignore = () => undefined;
