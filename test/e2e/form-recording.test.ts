@@ -130,9 +130,11 @@ describe('recording in the form (Chromium fake microphone)', () => {
       const el = document.querySelector('#file-list audio') as HTMLAudioElement;
       return Number.isFinite(el.duration) && el.currentTime === 0;
     });
-    expect(Math.abs((await player.evaluate((el: HTMLAudioElement) => el.duration)) - seconds)).toBeLessThan(
-      0.2,
-    );
+    // Near the decoded length: the player's comes from the blocks' timestamps, which Chromium stamps
+    // by the clock, and a starved fake device delivers fewer samples than the clock says (0.54 s
+    // apart once in CI with both cores busy); without the full-length seek it would be Infinity.
+    const duration = await player.evaluate((el: HTMLAudioElement) => el.duration);
+    expect(Math.abs(duration - seconds)).toBeLessThan(0.25 * seconds);
 
     const recorded = await recordedSha256(page, 0);
     expect(recorded.type).toMatch(/^audio\/webm/);
