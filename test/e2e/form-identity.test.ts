@@ -1,5 +1,5 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
 import { auditFilePath, readAuditFile } from '../helpers/audit-file.js';
@@ -8,6 +8,9 @@ import { FINISHED, fillForm, openForm, submitUntil } from '../helpers/form-page.
 import { startFormService } from '../helpers/form-service.js';
 import { audio, listen, type Running, TEST_KEY } from '../helpers/kit.js';
 import { closeAll } from '../helpers/suite.js';
+
+// A real browser on a busy 2-core machine (three test files at once): a test may take over 20 s.
+jest.setTimeout(60_000);
 
 const PERSON = 'grace.hopper@example.com';
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
 import {
@@ -12,6 +12,9 @@ import {
 import { type FormService, startFormService } from '../helpers/form-service.js';
 import { audio, type FakeUpstream, startFakeUpstream } from '../helpers/kit.js';
 import { closeAll } from '../helpers/suite.js';
+
+// A real browser on a busy 2-core machine (three test files at once): a test may take over 20 s.
+jest.setTimeout(60_000);
 
 describe('the form enforces the server’s consent and length settings', () => {
   let browser: Browser;

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
 import { FINISHED, fillForm, openForm, submitUntil, waitForLengths } from '../helpers/form-page.js';
 import { type FormService, startFormService } from '../helpers/form-service.js';
 import { audio, type FakeUpstream, startFakeUpstream, voiceReply } from '../helpers/kit.js';
 import { closeAll } from '../helpers/suite.js';
+
+// A real browser on a busy 2-core machine (three test files at once): a test may take over 20 s.
+jest.setTimeout(60_000);
 
 /** What the page's MediaRecorders hand over, caught beside the page (not by it): window.__recorded[n]. */
 const CATCH_RECORDED = () => {

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
@@ -18,6 +18,9 @@ import {
 import { startFormService } from '../helpers/form-service.js';
 import { audio, listen, type Running, TEST_KEY } from '../helpers/kit.js';
 import { closeAll } from '../helpers/suite.js';
+
+// A real browser on a busy 2-core machine (three test files at once): a test may take over 20 s.
+jest.setTimeout(60_000);
 
 const RESULTS = path.resolve(import.meta.dirname, '../../test-results');
 
