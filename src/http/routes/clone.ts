@@ -76,8 +76,10 @@ function fingerprint(name: string, files: readonly AudioFile[]): string {
 
 /**
  * `POST /api/voices/clone`, composed of named steps (SPEC "POST /api/voices/clone"): read the
- * upload → validate → consent → identify the audio → idempotency → audit → Truedy → normalize →
- * audit the outcome → answer. Refusals are audited by `auditRefusals` on their way to the error handler.
+ * upload → validate → identify the audio → measure it → consent → idempotency → audit → Truedy →
+ * normalize → audit the outcome → answer. Consent comes after the audio checks, so a person first
+ * hears what is wrong with a file. Refusals are audited by `auditRefusals` on their way to the
+ * error handler.
  */
 export function cloneHandler(deps: CloneRouteDeps) {
   const { config, clock } = deps;
