@@ -68,7 +68,7 @@ const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function measure(file, form) {
   const size = statSync(file).size;
   const held = form === 'bytes' ? readFileSync(file) : null;
-  const source = () => (held ? { bytes: held } : { path: file, size });
+  const source = () => (held ? { bytes: held } : { path: file });
   for (let i = 0; i < 3; i++) await readAudioFacts(source(), await typeOf(file)); // warm-up (JIT)
   const n = size > 4 * 1048576 ? 7 : size > 100 * 1024 ? 41 : 101;
   globalThis.gc?.();
@@ -115,7 +115,6 @@ for (const file of files) {
 console.log('\n| 16 × 8 MiB at once (path) | wall ms | CPU ms | RSS growth MiB |\n|---|---|---|---|');
 for (const ext of Object.keys(ENCODINGS)) {
   const file = path.join(dir, `8m.${ext}`);
-  const size = statSync(file).size;
   globalThis.gc?.();
   const rss0 = process.memoryUsage().rss;
   let peak = rss0;
@@ -125,7 +124,7 @@ for (const ext of Object.keys(ENCODINGS)) {
   const cpu0 = process.cpuUsage();
   const type = await typeOf(file);
   const t = performance.now();
-  await Promise.all(Array.from({ length: 16 }, () => readAudioFacts({ path: file, size }, type)));
+  await Promise.all(Array.from({ length: 16 }, () => readAudioFacts({ path: file }, type)));
   const wall = performance.now() - t;
   clearInterval(timer);
   const cpu = process.cpuUsage(cpu0);

@@ -12,7 +12,7 @@ import { wavSeconds } from './wav.js';
 export { InvalidAudioError } from './invalid-audio.js';
 
 /** Where a file's bytes are: held in memory, or spooled to a file. */
-export type AudioSource = { bytes: Buffer } | { path: string; size: number };
+export type AudioSource = { bytes: Buffer } | { path: string };
 
 /** What reading a file's audio established. */
 export interface AudioFacts {

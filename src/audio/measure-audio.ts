@@ -28,9 +28,8 @@ export async function measureAudio(
 ): Promise<{ files: MeasuredFile[]; seconds: number }> {
   const measured: MeasuredFile[] = [];
   for (const file of files) {
-    const source = 'bytes' in file.source ? file.source : { path: file.source.path, size: file.size };
     try {
-      const { seconds } = await readAudioFacts(source, file.contentType, { signal });
+      const { seconds } = await readAudioFacts(file.source, file.contentType, { signal });
       measured.push({ ...file, seconds });
     } catch (error) {
       if (error instanceof InvalidAudioError) throw invalidAudio(file.filename, error);

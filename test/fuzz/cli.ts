@@ -169,7 +169,7 @@ async function memChild(): Promise<void> {
   const started = performance.now();
   let answer: string;
   try {
-    const f = await readAudioFacts(held ? { bytes: held } : { path: file, size: 0 }, type);
+    const f = await readAudioFacts(held ? { bytes: held } : { path: file }, type);
     answer = `${f.seconds} s`;
   } catch (e) {
     answer = (e as Error).message.slice(0, 60);

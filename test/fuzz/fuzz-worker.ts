@@ -72,7 +72,7 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
     const file = path.join(dir, `in-${serial++}`);
     writeFileSync(file, bytes);
     try {
-      spooled = await outcome(() => readAudioFacts({ path: file, size: bytes.length }, req.type));
+      spooled = await outcome(() => readAudioFacts({ path: file }, req.type));
     } finally {
       rmSync(file, { force: true });
     }
