@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { ServiceError } from '../../src/errors.js';
 import { createRedactor } from '../../src/redact.js';
@@ -25,7 +24,7 @@ const receiver = suiteTracing('tracing-spans-test');
 
 const body = (text = '{"name":"x","files":[]}'): ReplayableBody => ({
   contentLength: Buffer.byteLength(text),
-  open: () => Readable.from([Buffer.from(text)]),
+  parts: [Buffer.from(text)],
 });
 
 /** Runs one clone against a scripted fake under a root span; returns that trace's spans once exported. */
