@@ -20,7 +20,6 @@ import { createRedisStores } from './stores/redis.js';
 import { createMemoryGate, type UpstreamGate } from './stores/upstream-gate.js';
 import { createMemoryBudget } from './upload/memory-budget.js';
 import { type OpenWrite, openSpoolFolder } from './upload/spool-folder.js';
-import { createInThreadTransport, createWorkerTransport } from './upstream/attempt-transport.js';
 import { createTruedyClient } from './upstream/truedy-client.js';
 
 /** Overrides for tests and for main: where Truedy is and which clock and stores to use. */
@@ -46,17 +45,7 @@ export interface ServiceOptions {
   jwks?: JwksOptions;
   /** How AUDIT_LOG is opened; tests inject a disk that fails. */
   openAuditFile?: OpenAuditFile;
-  /**
-   * The upstream worker's script (built JavaScript), or false to send from the event loop's own
-   * thread. Tests run from TypeScript sources, so they pass the built one.
-   */
-  attemptWorker?: URL | false;
-  /** Attempts in flight from which the worker sends the next (1; tests use 0: every attempt). */
-  offloadFrom?: number;
 }
-
-/** The built worker beside this module: dist/upstream/attempt-worker.js. */
-const ATTEMPT_WORKER = new URL('./upstream/attempt-worker.js', import.meta.url);
 
 /** How long a refused body may take to finish arriving (nginx's lingering_time is 30 s). */
 const LINGER_MS = 10_000;
@@ -114,14 +103,6 @@ export function createService(config: Config, options: ServiceOptions) {
     : createLogAuditTrail(options.logger);
   const apiKey = options.apiKey ?? config.truedyApiKey;
   if (!apiKey) throw new Error('createService: no Truedy API key');
-  const workerScript = options.attemptWorker ?? ATTEMPT_WORKER;
-  const transport = workerScript
-    ? createWorkerTransport({
-        script: workerScript,
-        offloadFrom: options.offloadFrom,
-        onError: (err) => options.logger.error({ err }, 'the upstream worker failed'),
-      })
-    : createInThreadTransport();
   const upstream = createTruedyClient({
     baseUrl: options.baseUrl ?? config.truedyBaseUrl,
     apiKey,
@@ -133,7 +114,6 @@ export function createService(config: Config, options: ServiceOptions) {
     redact: serviceRedactor(config, apiKey).value,
     random: options.random,
     observer: metrics.observer,
-    transport,
   });
   const app = createApp({
     config,
@@ -163,13 +143,11 @@ export function createService(config: Config, options: ServiceOptions) {
     authenticator,
     audit,
     memoryBudget,
-    transport,
     /** Resolves once the shared store is connected (true), or after `timeoutMs` (false); true without Redis. */
     ready: (timeoutMs: number) => redis?.ready(timeoutMs) ?? Promise.resolve(true),
     /** Stops the stores and removes the spool folder; call once no request is in flight. */
     close: async () => {
       await redis?.close();
-      await transport.close();
       await audit.close();
       spoolFolder.close();
     },

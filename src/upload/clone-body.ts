@@ -40,20 +40,14 @@ export type ReadFn = (fd: number, buffer: Buffer, offset: number, length: number
 
 const readNext: ReadFn = (fd, buffer, offset, length) => readSync(fd, buffer, offset, length, null);
 
-/** A piece of the body: JSON framing held in memory, or a file (in memory or spooled) to encode. */
-export type BodyPart = Buffer | BodyFile;
-
-/**
- * Truedy's clone body: known length, reproducible for every retry. `parts` is the body as plain
- * data (framing and where each file is), so the thread that sends it can open it itself.
- */
+/** Truedy's clone body, streamed from the spooled files: known length, reproducible for every retry. */
 export interface CloneBody {
   contentLength: number;
-  parts: readonly BodyPart[];
   open(): Readable;
 }
 
-type Segment = BodyPart;
+/** A piece of the body: JSON framing held in memory, or a spooled file to encode. */
+type Segment = Buffer | BodyFile;
 
 /**
  * Output bytes one turn of the event loop produces at most from what is in memory (JSON framing
@@ -211,16 +205,6 @@ class CloneBodyStream extends Readable {
   }
 }
 
-/** Opens a pass over a body's parts (`read` is `fs.readSync` unless a test injects short reads). */
-export function openBody(parts: readonly BodyPart[], read: ReadFn = readNext): Readable {
-  return new CloneBodyStream(parts, read);
-}
-
-/** Bytes the body's parts make once encoded. */
-export function bodyLength(parts: readonly BodyPart[]): number {
-  return parts.reduce((n, s) => n + (Buffer.isBuffer(s) ? s.length : base64Length(s.size)), 0);
-}
-
 /**
  * Builds `{"name":…,"files":[{"filename":…,"data":"<base64>","content_type":…},…]}` as a stream.
  * Only the JSON framing is held in memory; file bytes are read and encoded as they are sent.
@@ -239,5 +223,9 @@ export function createCloneBody(
     );
   });
   segments.push(Buffer.from(']}'));
-  return { contentLength: bodyLength(segments), parts: segments, open: () => openBody(segments, read) };
+  const contentLength = segments.reduce(
+    (n, s) => n + (Buffer.isBuffer(s) ? s.length : base64Length(s.size)),
+    0,
+  );
+  return { contentLength, open: () => new CloneBodyStream(segments, read) };
 }

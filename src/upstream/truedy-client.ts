@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { type Span, SpanKind } from '@opentelemetry/api';
 import {
   ATTR_HTTP_REQUEST_METHOD,
@@ -6,15 +7,14 @@ import {
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
 } from '@opentelemetry/semantic-conventions';
+import got, { RequestError, TimeoutError, UploadError } from 'got';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { type DomainError, ServiceError } from '../errors.js';
 import { type UpstreamOperation, upstreamError } from '../normalize/upstream-error.js';
 import type { UpstreamGate } from '../stores/upstream-gate.js';
 import { ATTR, recordError, SPAN, traceHeaders, type WaitReason, withSpan } from '../tracing/spans.js';
-import type { CloneBody } from '../upload/clone-body.js';
 import { isRecord } from '../values.js';
-import { type AttemptTransport, createInThreadTransport } from './attempt-transport.js';
 import {
   type AttemptOutcome,
   decideRetry,
@@ -23,8 +23,11 @@ import {
   upstreamWait,
 } from './retry-policy.js';
 
-/** A request body that can be produced again, byte for byte, for every attempt: its length and parts. */
-export type ReplayableBody = Pick<CloneBody, 'contentLength' | 'parts'>;
+/** A request body that can be produced again, byte for byte, for every attempt. */
+export interface ReplayableBody {
+  contentLength: number;
+  open(): Readable;
+}
 
 /** Per-call context: who asked, and the signal that fires when they go away. */
 export interface CallContext {
@@ -69,9 +72,9 @@ export interface TruedyClientOptions {
   redact: (value: unknown) => unknown;
   random?: () => number;
   observer?: UpstreamObserver;
-  /** How attempts are sent: from this thread unless the service gives it the upstream worker. */
-  transport?: AttemptTransport;
 }
+
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
 /** What one attempt came back with: the policy's view of it, and how much of the body left. */
 interface Attempt {
@@ -90,57 +93,84 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
   const { clock, gate, retry } = options;
   const random = options.random ?? Math.random;
   const authorization = `Bearer ${options.apiKey}`;
-  const transport = options.transport ?? createInThreadTransport();
 
-  /** One HTTP exchange through the transport; its result as the retry policy sees it, logged here. */
+  /**
+   * One HTTP exchange. The answer is read as a stream and counted after decompression: past
+   * UPSTREAM_MAX_RESPONSE_BYTES reading stops and the connection is destroyed, so no answer,
+   * however large or however well it compresses, can take the process's memory (SPEC "Errors").
+   */
   async function attemptOnce(
     method: 'GET' | 'POST',
     url: string,
     body: ReplayableBody | undefined,
     ctx: CallContext,
   ): Promise<Attempt> {
-    const { result, bytesSent } = await transport.send(
-      {
-        method,
-        url,
-        headers: {
-          authorization,
-          accept: 'application/json',
-          'x-request-id': ctx.requestId,
-          // W3C traceparent of this attempt's span: Truedy's side of the call joins the trace.
-          ...traceHeaders(),
-          ...(body
-            ? { 'content-type': 'application/json', 'content-length': String(body.contentLength) }
-            : {}),
-        },
-        timeoutMs: options.timeoutMs,
-        maxResponseBytes: options.maxResponseBytes,
-        body: body?.parts,
+    const stream = body?.open();
+    const request = got.stream(url, {
+      method,
+      body: stream,
+      headers: {
+        authorization,
+        accept: 'application/json',
+        'x-request-id': ctx.requestId,
+        // W3C traceparent of this attempt's span: Truedy's side of the call joins the trace.
+        ...traceHeaders(),
+        ...(body ? { 'content-type': 'application/json', 'content-length': String(body.contentLength) } : {}),
       },
-      ctx.signal,
-    );
-    if (ctx.signal.aborted) throw ctx.signal.reason;
-    switch (result.kind) {
-      case 'aborted':
-        throw ctx.signal.reason;
-      case 'body_failed':
-        // A spooled file removed or cut short under us: our own failure, which no retry can mend
-        // and Truedy must not be blamed for.
-        ctx.log.error({ err: { message: result.message } }, 'could not read the spooled upload');
+      timeout: { request: options.timeoutMs },
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: false,
+      signal: ctx.signal,
+    });
+    const sent = () => request.uploadProgress.transferred;
+    try {
+      const { statusCode, headers } = await new Promise<{ statusCode: number; headers: AttemptHeaders }>(
+        (resolve, reject) => {
+          request.once('response', resolve);
+          request.once('error', reject);
+        },
+      );
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of request as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > options.maxResponseBytes) {
+          request.destroy();
+          return { outcome: { kind: 'too_large', status: statusCode }, bytesSent: sent() };
+        }
+        chunks.push(chunk);
+      }
+      const parsed = parseJson(Buffer.concat(chunks, size).toString('utf8'));
+      return {
+        outcome: { kind: 'response', status: statusCode, headers, body: options.redact(parsed) },
+        bytesSent: sent(),
+      };
+    } catch (error) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      // The body could not be produced (a spooled file removed or cut short under us): our own
+      // failure, which no retry can mend and Truedy must not be blamed for.
+      if (error instanceof UploadError) {
+        ctx.log.error({ err: { message: error.message } }, 'could not read the spooled upload');
         throw new ServiceError('internal_error');
-      case 'unsent':
+      }
+      if (error instanceof TimeoutError) return { outcome: { kind: 'timeout' }, bytesSent: sent() };
+      const code = error instanceof RequestError ? error.code : undefined;
+      if (code && CONNECT_FAILURES.has(code)) return { outcome: { kind: 'connect_failed' }, bytesSent: 0 };
+      // got counts a body byte as uploaded only once the socket has taken it: fewer than the whole
+      // body means the connection broke before Truedy could have had a complete request.
+      if (body && sent() < body.contentLength) {
         ctx.log.warn(
-          { err: { code: result.code }, uploaded: bytesSent },
+          { err: { code }, uploaded: sent() },
           'upstream connection broke before the request was sent',
         );
-        return { outcome: { kind: 'unsent' }, bytesSent };
-      case 'network':
-        ctx.log.warn({ err: { code: result.code, message: result.message } }, 'upstream connection failed');
-        return { outcome: { kind: 'network' }, bytesSent };
-      case 'response':
-        return { outcome: { ...result, body: options.redact(result.body) }, bytesSent };
-      default:
-        return { outcome: result, bytesSent };
+        return { outcome: { kind: 'unsent' }, bytesSent: sent() };
+      }
+      ctx.log.warn({ err: { code, message: (error as Error).message } }, 'upstream connection failed');
+      return { outcome: { kind: 'network' }, bytesSent: sent() };
+    } finally {
+      request.destroy();
+      stream?.destroy();
     }
   }
 
@@ -356,4 +386,12 @@ function rateLimited(waitMs: number, attempts: number, why: string): ServiceErro
     { retry_after_seconds: Number(retryAfterSeconds(waitMs)), reason: why },
     { attempts, retryAfterMs: waitMs },
   );
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

@@ -2,7 +2,6 @@ import { appendFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll } from '@jest/globals';
 import type { Logger } from 'pino';
 import type { Clock } from '../../src/clock.js';
@@ -31,10 +30,6 @@ export * from './wait.js';
 
 /** The built form (npm test builds before it runs the tests). */
 export const WEB_DIR = path.resolve(import.meta.dirname, '../../dist/web');
-/** The built upstream worker: tests run the service from its sources, and a worker thread needs JavaScript. */
-export const ATTEMPT_WORKER = pathToFileURL(
-  path.resolve(import.meta.dirname, '../../dist/upstream/attempt-worker.js'),
-);
 
 /** Where memoryLogger copies every line (created by the suite's global setup). */
 const LOG_DIR = path.resolve(import.meta.dirname, '../../test-results/logs');
@@ -114,15 +109,7 @@ export function buildService(
 ) {
   // The product's own redaction, as main.ts sets it up: tests scan the log for the secrets.
   const log = memoryLogger(options.logLevel ?? 'info', serviceRedactor(config, options.apiKey));
-  const service = createService(config, {
-    logger: log.logger,
-    baseUrl,
-    webDir: WEB_DIR,
-    // Every attempt through the worker, as a busy service sends them (a lone one would stay in-thread).
-    attemptWorker: ATTEMPT_WORKER,
-    offloadFrom: 0,
-    ...options,
-  });
+  const service = createService(config, { logger: log.logger, baseUrl, webDir: WEB_DIR, ...options });
   return { ...service, log, config };
 }
 

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { ServiceError } from '../../src/errors.js';
 import { createRedactor } from '../../src/redact.js';
@@ -24,7 +25,7 @@ const receiver = suiteTracing('tracing-spans-test');
 
 const body = (text = '{"name":"x","files":[]}'): ReplayableBody => ({
   contentLength: Buffer.byteLength(text),
-  parts: [Buffer.from(text)],
+  open: () => Readable.from([Buffer.from(text)]),
 });
 
 /** Runs one clone against a scripted fake under a root span; returns that trace's spans once exported. */
