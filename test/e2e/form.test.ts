@@ -310,10 +310,16 @@ describe('the upload form in a real browser', () => {
       throw new Error(`Tab never reached #${id}`);
     };
 
+    // Listen for the chooser before anything is pressed: Playwright turns Chromium's chooser
+    // interception on when the first listener is added, asynchronously, and a key press sent
+    // alongside can overtake it; the native chooser then opens unseen and the wait times out
+    // (puppeteer#6040; it failed here about one run in eight).
+    const chooserOpened = page.waitForEvent('filechooser');
     await tabTo('voice-name');
     await page.keyboard.type('Keyboard voice');
     await tabTo('voice-files');
-    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+    await page.keyboard.press('Space');
+    const chooser = await chooserOpened;
     await chooser.setFiles(audio('sample.mp3'));
     await waitForLengths(page, 1);
     await tabTo('consent');
