@@ -18,6 +18,6 @@ export default {
   // workers (on 2 cores they run the suite in about 70 s against 104 s for two; Jest's default
   // there is one, which runs every file in turn).
   maxWorkers: Math.max(3, availableParallelism() - 1),
-  globalSetup: '<rootDir>/test/helpers/log-scan-setup.mjs',
-  globalTeardown: '<rootDir>/test/helpers/log-scan-teardown.mjs',
+  globalSetup: '<rootDir>/test/helpers/suite-setup.mjs',
+  globalTeardown: '<rootDir>/test/helpers/suite-teardown.mjs',
 };

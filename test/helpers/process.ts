@@ -14,11 +14,14 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** The run's temporary folder (test/helpers/suite-setup.mjs), so a process's temp files are removed with it. */
+const suiteTmp = () => (process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {});
+
 /** Starts `node dist/main.js` on a free port and resolves once it logs its URL. */
 export async function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
   if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` (npm test does)');
   const proc = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...suiteTmp(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -57,7 +60,7 @@ export async function runToExit(
   env: Record<string, string>,
 ): Promise<{ code: number | null; stderr: string }> {
   const proc = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
+    env: { PATH: process.env.PATH ?? '', PORT: '0', ...suiteTmp(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -1,7 +1,9 @@
-// Jest globalTeardown: scans everything the suite logged for the Truedy key and the client tokens the
-// tests used (SPEC "Operations": never the key, the Authorization header or tokens). Fails the run if found.
-import { readdirSync, readFileSync } from 'node:fs';
+// Jest globalTeardown: removes the run's temporary folder (suite-setup.mjs), then scans everything
+// the suite logged for the Truedy key and the client tokens the tests used (SPEC "Operations": never
+// the key, the Authorization header or tokens). Fails the run if found.
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { SUITE_TMP_PREFIX } from './suite-setup.mjs';
 
 /** Secrets the tests put in configs and headers; keep in step with test/helpers/kit.ts SECRETS. */
 const SECRETS = [
@@ -16,6 +18,8 @@ const SECRETS = [
 ];
 
 export default function teardown() {
+  const tmp = process.env.TMPDIR;
+  if (tmp && path.basename(tmp).startsWith(SUITE_TMP_PREFIX)) rmSync(tmp, { recursive: true, force: true });
   const dir = path.resolve(import.meta.dirname, '../../test-results/logs');
   let lines = 0;
   for (const file of readdirSync(dir)) {
