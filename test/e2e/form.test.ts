@@ -3,7 +3,6 @@ import path from 'node:path';
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
-import { launchChromium } from '../helpers/browser.js';
 import {
   FINISHED,
   fillForm,
@@ -166,24 +165,22 @@ describe('the upload form in a real browser', () => {
     expect(await page.locator('#v-name').textContent()).toBe('Keyboard voice');
     expect(sent).toEqual(['POST']);
   });
-});
 
-describe('the form when this service rate-limits', () => {
-  it('says how long to wait', async () => {
-    const browser = await launchChromium();
+  it('says how long to wait when this service rate-limits', async () => {
     const sandbox = await listen(createSandboxApp({ apiKey: TEST_KEY }));
     const service = await startFormService(sandbox.url, { RATE_LIMIT_MAX: '1' });
+    const limited = await suite.browser.newPage();
     try {
-      const page = await browser.newPage();
-      await page.goto(service.url);
-      await fillForm(page, 'Twice', audio('sample.mp3'));
-      await submitUntil(page, 'done');
-      await submitUntil(page, 'failed');
-      expect(await page.locator('#form-error').textContent()).toMatch(
+      await limited.goto(service.url);
+      await fillForm(limited, 'Twice', audio('sample.mp3'));
+      await submitUntil(limited, 'done');
+      await submitUntil(limited, 'failed');
+      expect(await limited.locator('#form-error').textContent()).toMatch(
         /Please wait \d+ seconds before trying again/,
       );
     } finally {
-      await closeAll(browser, service, sandbox);
+      await limited.close();
+      await closeAll(service, sandbox);
     }
   });
 });

@@ -10,9 +10,10 @@ import { startFormService } from './form-service.js';
 import { listen, type Running, TEST_KEY } from './kit.js';
 import { closeAll } from './suite.js';
 
-/** What a test of the suite sees: its page, and how many calls the sandbox has had so far. */
+/** What a test of the suite sees: its page, the browser, and how many calls the sandbox has had so far. */
 export interface FormSuite {
   readonly page: Page;
+  readonly browser: Browser;
   readonly sandboxCalls: number;
 }
 
@@ -52,6 +53,9 @@ export function suiteFormPage(): FormSuite {
   afterEach(() => done?.());
 
   return {
+    get browser() {
+      return browser;
+    },
     get page() {
       if (!page) throw new Error('suiteFormPage: used outside a test');
       return page;
