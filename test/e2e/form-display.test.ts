@@ -1,18 +1,12 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { FINISHED, fillForm, silentWav, submitUntil, waitForLengths } from '../helpers/form-page.js';
-import { suiteFormPage } from '../helpers/form-suite.js';
+import { screenshot, suiteFormPage } from '../helpers/form-suite.js';
 import { audio } from '../helpers/kit.js';
 
 // What the form shows about the files before and after a clone (lengths, players, the server's
 // measurement), without a microphone, and at two screen widths. The clone flow is form.test.ts.
-
-// A real browser on a busy 2-core machine (three test files at once): a test may take over 20 s.
-jest.setTimeout(60_000);
-
-const RESULTS = path.resolve(import.meta.dirname, '../../test-results');
 
 describe('what the form shows about the files', () => {
   const suite = suiteFormPage();
@@ -150,10 +144,9 @@ describe('what the form shows about the files', () => {
       buffer: readFileSync(audio('sample.ogg')),
     });
     await waitForLengths(page, 2);
-    mkdirSync(RESULTS, { recursive: true });
     for (const width of [1280, 360]) {
       await page.setViewportSize({ width, height: 900 });
-      await page.screenshot({ path: path.join(RESULTS, `form-${width}.png`), fullPage: true });
+      await screenshot(page, `form-${width}.png`);
       // Nothing sticks out sideways: no horizontal scrolling, every control inside the screen.
       const overflow = await page.evaluate(() => {
         const out: string[] = [];

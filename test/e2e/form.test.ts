@@ -1,6 +1,5 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
 import {
@@ -13,17 +12,12 @@ import {
   waitForPhase,
 } from '../helpers/form-page.js';
 import { startFormService } from '../helpers/form-service.js';
-import { suiteFormPage } from '../helpers/form-suite.js';
+import { screenshot, suiteFormPage } from '../helpers/form-suite.js';
 import { audio, listen, TEST_KEY } from '../helpers/kit.js';
 import { closeAll } from '../helpers/suite.js';
 
 // The clone flow in the form: picking, dropping and removing files, the answers it shows, the
 // keyboard. What it shows about the files themselves is form-display.test.ts.
-
-// A real browser on a busy 2-core machine (three test files at once): a test may take over 20 s.
-jest.setTimeout(60_000);
-
-const RESULTS = path.resolve(import.meta.dirname, '../../test-results');
 
 describe('the upload form in a real browser', () => {
   const suite = suiteFormPage();
@@ -80,8 +74,7 @@ describe('the upload form in a real browser', () => {
         timeout: 10_000,
       },
     );
-    mkdirSync(RESULTS, { recursive: true });
-    await page.screenshot({ path: path.join(RESULTS, 'form-success.png'), fullPage: true });
+    await screenshot(page, 'form-success.png');
   });
 
   it('refuses a too-large file before anything is uploaded', async () => {

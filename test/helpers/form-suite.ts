@@ -1,6 +1,8 @@
 // The set-up the form's browser tests share: one Chromium, the sandbox as Truedy (counting its
 // calls), the service in front of it, and a fresh page on the form for every test.
-import { afterAll, afterEach, beforeAll, beforeEach } from '@jest/globals';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, jest } from '@jest/globals';
 import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
@@ -9,6 +11,15 @@ import { openForm } from './form-page.js';
 import { startFormService } from './form-service.js';
 import { listen, type Running, TEST_KEY } from './kit.js';
 import { closeAll } from './suite.js';
+
+/** Where screenshots go: test-results/, which git ignores. */
+const RESULTS = path.resolve(import.meta.dirname, '../../test-results');
+
+/** Saves a full-page screenshot of `page` as test-results/`name`. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(RESULTS, { recursive: true });
+  await page.screenshot({ path: path.join(RESULTS, name), fullPage: true });
+}
 
 /** What a test of the suite sees: its page, the browser, and how many calls the sandbox has had so far. */
 export interface FormSuite {
@@ -22,6 +33,8 @@ export interface FormSuite {
  * service allows files up to 600 000 bytes and polls a training voice every 200 ms.
  */
 export function suiteFormPage(): FormSuite {
+  // A real browser on a busy 2-core machine (three test files at once): a test may take over 20 s.
+  jest.setTimeout(60_000);
   let browser: Browser;
   let sandbox: Running;
   let service: Running;
