@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { steadySocketConnector } from './redis-socket.js';
+import { steadySentinelConnector, steadySocketConnector } from './redis-socket.js';
 
 // ioredis is loaded only when Redis is configured: a single instance does not pay its memory
 // (about 20 MiB of RSS with rate-limit-redis, measured with `npm run bench`).
@@ -131,8 +131,7 @@ const FAIL_FAST: RedisOptions = {
 function createClient(settings: RedisSettings): { client: RedisClient; mode: RedisConnection['mode'] } {
   const ioredis = load('ioredis') as typeof import('ioredis');
   const { Redis: RedisCtor, Cluster: ClusterCtor } = ioredis;
-  // Every socket keeps an error listener (see redis-socket.ts). Sentinel mode needs ioredis' own
-  // SentinelConnector, which asks the sentinels where the primary is, so it keeps that one.
+  // Every socket keeps an error listener (see redis-socket.ts), in every mode.
   const Connector = steadySocketConnector(ioredis.AbstractConnector);
   const tls = settings.urls.length > 0 && settings.urls.every((u) => u.startsWith('rediss:'));
   const tlsOpts = tls ? tlsOptions(settings) : undefined;
@@ -180,6 +179,7 @@ function createClient(settings: RedisSettings): { client: RedisClient; mode: Red
       client: new RedisCtor({
         ...FAIL_FAST,
         sentinels: settings.sentinels,
+        Connector: steadySentinelConnector(ioredis),
         name: settings.sentinelName as string,
         role: 'master',
         // Subscribes to +switch-master, so a failover is followed at once, not at the next error.

@@ -1,6 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
-import type { AbstractConnector } from 'ioredis';
+import type { AbstractConnector, RedisOptions, SentinelConnectionOptions, SentinelConnector } from 'ioredis';
 
 /** The connection options ioredis hands a connector (its RedisOptions, of which these are read). */
 interface SocketOptions {
@@ -60,6 +60,41 @@ export function steadySocketConnector(Base: typeof AbstractConnector) {
           resolve(stream);
         });
       });
+    }
+  };
+}
+
+/**
+ * The same for Sentinel mode, made from the ioredis this process loaded: ioredis' own
+ * SentinelConnector (it asks the sentinels where the primary is and follows failovers), with an
+ * error listener kept on the primary's socket, and every client it opens to a sentinel connecting
+ * through `steadySocketConnector` (with `sentinelTLS`, the same double failure applies to them).
+ * Given as the `Connector` option, it is not handed the client as its emitter, so ioredis'
+ * test-only events `sentinelReconnecting` and `failoverSubscribed` are not emitted; failover
+ * detection itself does not use them.
+ */
+export function steadySentinelConnector(ioredis: {
+  AbstractConnector: typeof AbstractConnector;
+  SentinelConnector: typeof SentinelConnector;
+}) {
+  const Steady = steadySocketConnector(ioredis.AbstractConnector);
+  // @ts-expect-error ioredis declares connectToSentinel private, so a subclass may not redefine it;
+  // it is the one place sentinel clients are made (lookups and the failover detector alike).
+  return class SteadySentinelConnector extends ioredis.SentinelConnector {
+    // ioredis passes its RedisOptions; its ConnectorConstructor type says `unknown`.
+    constructor(options: unknown) {
+      super(options as SentinelConnectionOptions);
+    }
+
+    override async connect(...args: Parameters<SentinelConnector['connect']>) {
+      const stream = await super.connect(...args);
+      stream.on('error', ignore);
+      return stream;
+    }
+
+    private override connectToSentinel(endpoint: unknown, options?: Partial<RedisOptions>) {
+      // @ts-expect-error private, as above: the base class's own method, with our connector added.
+      return super.connectToSentinel(endpoint, { ...options, Connector: Steady });
     }
   };
 }

@@ -1,6 +1,11 @@
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
 import request from 'supertest';
+import { connectRedis } from '../../src/stores/redis-connection.js';
 import { buildService, suiteFakeUpstream, testConfig } from '../helpers/kit.js';
+import { until } from '../helpers/redis.js';
 import { startSentinel, type TestSentinel } from '../helpers/redis-topologies.js';
 import { clone, cloneUntilRecovered, sharedStoreCases } from '../helpers/shared-store.js';
 
@@ -17,6 +22,37 @@ describe('several instances, Redis behind Sentinel (one master, one replica, one
   afterAll(() => topology?.stop());
 
   sharedStoreCases(() => topology.env, fake);
+
+  it("a socket that fails twice does not take the process down (ioredis listens for a socket's first error only)", async () => {
+    // The primary's socket and the failover detector's sockets to the sentinels: a second error
+    // on any of them must find a listener, or Node throws it as an uncaught exception (with TLS a
+    // refused connection reports twice: the certificate, then the server's alert).
+    const settings = testConfig(topology.env).redis;
+    if (!settings) throw new Error('no Redis settings');
+    const conn = connectRedis(settings, pino({ level: 'silent' }));
+    try {
+      expect(await conn.ready(5000)).toBe(true);
+      /** ioredis' internals, read to reach every socket the client holds. */
+      type Internals = {
+        connector: { failoverDetector?: { sentinels: { client: { status: string; stream: Socket } }[] } };
+      };
+      const client = conn.client as Redis;
+      const sentinels = await until('the failover detector subscribed', 5000, () => {
+        const list = (client as unknown as Internals).connector.failoverDetector?.sentinels ?? [];
+        return list.length > 0 && list.every((s) => s.client.status === 'ready') ? list : undefined;
+      });
+      const sockets = [client.stream, ...sentinels.map((s) => s.client.stream)];
+      expect(sockets.length).toBe(2);
+      for (const socket of sockets) {
+        expect(() => {
+          socket.emit('error', new Error('certificate refused'));
+          socket.emit('error', new Error('tlsv1 alert decode error'));
+        }).not.toThrow();
+      }
+    } finally {
+      await conn.close();
+    }
+  });
 
   it('the master killed: clones 503 and readyz 503, then the promoted replica is followed by itself', async () => {
     const b = buildService(testConfig({ ...topology.env, REDIS_KEY_PREFIX: 'failover:' }), fake.url);
