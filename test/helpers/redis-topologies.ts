@@ -267,22 +267,38 @@ export interface TestSentinel {
  * Starts a master, its replica (synced), then a Sentinel with quorum 1 that knows both. After the
  * master dies, the replica is promoted about `downAfterMs` plus up to a second later.
  */
-export async function startSentinel(downAfterMs = 500, failoverTimeoutMs = 2000): Promise<TestSentinel> {
+export async function startSentinel(
+  downAfterMs = 500,
+  failoverTimeoutMs = 2000,
+  /** TLS everywhere (clients, replication, Sentinel's own connections), with `cert` signed by `ca`. */
+  tls?: { cert: CertFiles; ca: string },
+): Promise<TestSentinel> {
   const { dir, cleanup } = scratch('sentinel');
   const [mp, rp, sp] = (await freePorts(3)) as [number, number, number];
   const name = 'mymaster';
+  const tlsFiles = tls
+    ? ['--tls-cert-file', tls.cert.cert, '--tls-key-file', tls.cert.key, '--tls-ca-cert-file', tls.ca]
+    : [];
+  const listen = (port: number) =>
+    tls
+      ? [
+          '--port',
+          '0',
+          '--tls-port',
+          String(port),
+          '--tls-replication',
+          'yes',
+          '--tls-auth-clients',
+          'no',
+          ...tlsFiles,
+        ]
+      : ['--port', String(port)];
   // The replica writes the RDB it receives to its folder: the suite's, not the working directory.
   const sync = ['--repl-diskless-sync-delay', '0', '--dir', dir];
-  const master = await spawnRedis(mp, ['--port', String(mp), ...sync]);
-  const replica = await spawnRedis(rp, [
-    '--port',
-    String(rp),
-    '--replicaof',
-    '127.0.0.1',
-    String(mp),
-    ...sync,
-  ]);
-  const replicaAdmin = admin(rp);
+  const master = await spawnRedis(mp, [...listen(mp), ...sync]);
+  const replica = await spawnRedis(rp, [...listen(rp), '--replicaof', '127.0.0.1', String(mp), ...sync]);
+  const adminTls = tls ? { ca: readFileSync(tls.ca) } : undefined;
+  const replicaAdmin = admin(rp, adminTls);
   await until('the replica to sync', 5000, async () =>
     (await replicaAdmin.info('replication')).includes('master_link_status:up'),
   );
@@ -292,7 +308,10 @@ export async function startSentinel(downAfterMs = 500, failoverTimeoutMs = 2000)
   writeFileSync(
     conf,
     [
-      `port ${sp}`,
+      ...(tls ? ['port 0', `tls-port ${sp}`, 'tls-replication yes', 'tls-auth-clients no'] : [`port ${sp}`]),
+      ...(tls
+        ? [`tls-cert-file ${tls.cert.cert}`, `tls-key-file ${tls.cert.key}`, `tls-ca-cert-file ${tls.ca}`]
+        : []),
       'bind 127.0.0.1',
       `dir ${dir}`,
       `sentinel monitor ${name} 127.0.0.1 ${mp} 1`,
@@ -302,7 +321,7 @@ export async function startSentinel(downAfterMs = 500, failoverTimeoutMs = 2000)
     ].join('\n'),
   );
   const sentinel = await spawnRedis(sp, [conf, '--sentinel'], []);
-  const sentinelAdmin = admin(sp);
+  const sentinelAdmin = admin(sp, adminTls);
   await until('Sentinel to know the replica', 5000, async () => {
     const replicas = (await sentinelAdmin.call('SENTINEL', 'REPLICAS', name)) as string[][];
     return replicas.some((r) => {
@@ -315,7 +334,12 @@ export async function startSentinel(downAfterMs = 500, failoverTimeoutMs = 2000)
     master,
     replica,
     sentinel,
-    env: { REDIS_SENTINELS: `127.0.0.1:${sp}`, REDIS_SENTINEL_NAME: name },
+    // With TLS, REDIS_URL names the data nodes' scheme (their address comes from Sentinel).
+    env: {
+      REDIS_SENTINELS: `127.0.0.1:${sp}`,
+      REDIS_SENTINEL_NAME: name,
+      ...(tls ? { REDIS_URL: 'rediss://127.0.0.1' } : {}),
+    },
     masterPort: async () =>
       Number(((await sentinelAdmin.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]),
     stop: async () => {
