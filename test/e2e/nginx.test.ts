@@ -5,7 +5,7 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { audio, tempDir } from '../helpers/kit.js';
+import { audio, tempDir, waitUntil } from '../helpers/kit.js';
 import { canConnect, freePort } from '../helpers/net.js';
 import { type ServiceProcess, startServiceProcess } from '../helpers/process.js';
 
@@ -18,6 +18,11 @@ interface Nginx {
   url: string;
   /** What nginx logged (error_log stderr). */
   log(): string;
+  /**
+   * Resolves with the log once it matches `pattern`. nginx's stderr is a pipe of its own: a line
+   * written before an answer can still reach this process after the answer's bytes do.
+   */
+  waitForLog(pattern: RegExp): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -93,6 +98,10 @@ async function startNginx(upstreams: string[], options: { readTimeout?: string }
   return {
     url: `http://127.0.0.1:${port}`,
     log: () => log,
+    waitForLog: async (pattern) => {
+      await waitUntil(`nginx to log ${pattern}`, () => pattern.test(log));
+      return log;
+    },
     stop: async () => {
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGTERM');
@@ -293,7 +302,7 @@ describe('deploy/nginx.conf in front of two instances (SPEC "Errors": every answ
       },
     });
     expectNginxEnvelope(a, 413, 'payload_too_large');
-    expect(lb.log()).toMatch(/client intended to send too large chunked body/);
+    await lb.waitForLog(/client intended to send too large chunked body/);
   });
 
   it("nginx's own 400, 414 and 404 (a request it refuses before any instance sees it) are the envelope too", async () => {
@@ -319,7 +328,7 @@ describe('deploy/nginx.conf in front of two instances (SPEC "Errors": every answ
       });
     }
     expect((await send(`${lb.url}/healthz`)).status).toBe(200);
-    expect(lb.log()).toMatch(
+    await lb.waitForLog(
       new RegExp(
         `connect\\(\\) failed \\(111: Connection refused\\).*upstream: "http://${stopped}/api/voices/clone"`,
       ),
@@ -379,7 +388,7 @@ describe('deploy/nginx.conf when an instance takes the request and never answers
     const a = await send(`${lb.url}/api/voices/clone`, { method: 'POST', ...(await cloneForm('Hangs')) });
     expectNginxEnvelope(a, 504, 'upstream_timeout');
     expect(reachedOther).toEqual([]);
-    expect(lb.log()).toMatch(/upstream timed out/);
+    await lb.waitForLog(/upstream timed out/);
   });
 });
 
