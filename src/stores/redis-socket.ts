@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { AbstractConnector, RedisOptions, SentinelConnectionOptions, SentinelConnector } from 'ioredis';
@@ -94,7 +95,12 @@ export function steadySentinelConnector(ioredis: {
 
     private override connectToSentinel(endpoint: unknown, options?: Partial<RedisOptions>) {
       // @ts-expect-error private, as above: the base class's own method, with our connector added.
-      return super.connectToSentinel(endpoint, { ...options, Connector: Steady });
+      const client: EventEmitter = super.connectToSentinel(endpoint, { ...options, Connector: Steady });
+      // Without a listener ioredis prints each of a sentinel client's errors to stderr as plain
+      // text ("[ioredis] Unhandled error event"), beside the JSON log. What matters still arrives:
+      // every sentinel unreachable is the main client's own error, which the service logs.
+      client.on('error', ignore);
+      return client;
     }
   };
 }
