@@ -1,6 +1,8 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { promisify } from 'node:util';
+import { expect } from '@jest/globals';
 import { canConnect, freePort } from './net.js';
 import { suiteResource } from './suite.js';
 
@@ -112,4 +114,18 @@ export async function sharedRedis(): Promise<TestRedis> {
 /** A Redis for a describe block: `start` (a plain one of its own unless said) before its tests, stopped after them. */
 export function suiteRedis(start: () => Promise<TestRedis> = startRedis): () => TestRedis {
   return suiteResource(start, (redis) => redis.stop());
+}
+
+/**
+ * Emits two errors on each socket, as a refused TLS connection can (the certificate, then the
+ * server's alert), and expects neither to throw: ioredis listens for a socket's first error only
+ * (its issue #1183), and a second error without a listener is thrown by Node as uncaught.
+ */
+export function expectSocketsSurviveTwoErrors(sockets: EventEmitter[]): void {
+  for (const socket of sockets) {
+    expect(() => {
+      socket.emit('error', new Error('certificate refused'));
+      socket.emit('error', new Error('tlsv1 alert decode error'));
+    }).not.toThrow();
+  }
 }
