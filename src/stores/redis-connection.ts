@@ -179,7 +179,7 @@ function createClient(settings: RedisSettings): { client: RedisClient; mode: Red
       client: new RedisCtor({
         ...FAIL_FAST,
         sentinels: settings.sentinels,
-        Connector: steadySentinelConnector(ioredis),
+        Connector: steadySentinelConnector(ioredis.SentinelConnector, Connector),
         name: settings.sentinelName as string,
         role: 'master',
         // Subscribes to +switch-master, so a failover is followed at once, not at the next error.

@@ -69,19 +69,19 @@ export function steadySocketConnector(Base: typeof AbstractConnector) {
  * The same for Sentinel mode, made from the ioredis this process loaded: ioredis' own
  * SentinelConnector (it asks the sentinels where the primary is and follows failovers), with an
  * error listener kept on the primary's socket, and every client it opens to a sentinel connecting
- * through `steadySocketConnector` (with `sentinelTLS`, the same double failure applies to them).
+ * through `Steady`, the `steadySocketConnector` class (with `sentinelTLS`, the same double failure
+ * applies to them).
  * Given as the `Connector` option, it is not handed the client as its emitter, so ioredis'
  * test-only events `sentinelReconnecting` and `failoverSubscribed` are not emitted; failover
  * detection itself does not use them.
  */
-export function steadySentinelConnector(ioredis: {
-  AbstractConnector: typeof AbstractConnector;
-  SentinelConnector: typeof SentinelConnector;
-}) {
-  const Steady = steadySocketConnector(ioredis.AbstractConnector);
+export function steadySentinelConnector(
+  Base: typeof SentinelConnector,
+  Steady: ReturnType<typeof steadySocketConnector>,
+) {
   // @ts-expect-error ioredis declares connectToSentinel private, so a subclass may not redefine it;
   // it is the one place sentinel clients are made (lookups and the failover detector alike).
-  return class SteadySentinelConnector extends ioredis.SentinelConnector {
+  return class SteadySentinelConnector extends Base {
     // ioredis passes its RedisOptions; its ConnectorConstructor type says `unknown`.
     constructor(options: unknown) {
       super(options as SentinelConnectionOptions);
