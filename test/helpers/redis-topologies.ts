@@ -104,6 +104,22 @@ export async function makeCerts(): Promise<TestCerts> {
   };
 }
 
+/**
+ * redis-server's arguments to listen on `port` with TLS only (`--port 0`), showing `cert` and
+ * checking client certificates against `ca` as `authClients` says.
+ */
+function tlsListen(
+  port: number,
+  tls: { cert: CertFiles; ca: string },
+  authClients: 'no' | 'optional' | 'yes' = 'no',
+): string[] {
+  return [
+    ...['--port', '0', '--tls-port', String(port)],
+    ...['--tls-cert-file', tls.cert.cert, '--tls-key-file', tls.cert.key, '--tls-ca-cert-file', tls.ca],
+    ...['--tls-auth-clients', authClients],
+  ];
+}
+
 /** A TLS-only redis-server (`--port 0`) showing `cert`, checking client certificates against `ca`. */
 export async function startTlsRedis(
   cert: CertFiles,
@@ -111,20 +127,7 @@ export async function startTlsRedis(
   authClients: 'no' | 'optional' | 'yes',
 ): Promise<TestRedis> {
   const port = await freePort();
-  const server = await spawnRedis(port, [
-    '--port',
-    '0',
-    '--tls-port',
-    String(port),
-    '--tls-cert-file',
-    cert.cert,
-    '--tls-key-file',
-    cert.key,
-    '--tls-ca-cert-file',
-    ca,
-    '--tls-auth-clients',
-    authClients,
-  ]);
+  const server = await spawnRedis(port, tlsListen(port, { cert, ca }, authClients));
   return { ...server, url: `rediss://127.0.0.1:${port}` };
 }
 
@@ -166,11 +169,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const ports = await freePorts(count * 2);
   const tlsArgs = (port: number) =>
     tls
-      ? [
-          ...['--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-replication', 'yes'],
-          ...['--tls-cert-file', tls.cert.cert, '--tls-key-file', tls.cert.key, '--tls-ca-cert-file', tls.ca],
-          ...['--tls-auth-clients', 'no'],
-        ]
+      ? [...tlsListen(port, tls), '--tls-cluster', 'yes', '--tls-replication', 'yes']
       : ['--port', String(port)];
   const nodes = await Promise.all(
     Array.from({ length: count }, (_, i) => {
@@ -276,23 +275,8 @@ export async function startSentinel(
   const { dir, cleanup } = scratch('sentinel');
   const [mp, rp, sp] = (await freePorts(3)) as [number, number, number];
   const name = 'mymaster';
-  const tlsFiles = tls
-    ? ['--tls-cert-file', tls.cert.cert, '--tls-key-file', tls.cert.key, '--tls-ca-cert-file', tls.ca]
-    : [];
   const listen = (port: number) =>
-    tls
-      ? [
-          '--port',
-          '0',
-          '--tls-port',
-          String(port),
-          '--tls-replication',
-          'yes',
-          '--tls-auth-clients',
-          'no',
-          ...tlsFiles,
-        ]
-      : ['--port', String(port)];
+    tls ? [...tlsListen(port, tls), '--tls-replication', 'yes'] : ['--port', String(port)];
   // The replica writes the RDB it receives to its folder: the suite's, not the working directory.
   const sync = ['--repl-diskless-sync-delay', '0', '--dir', dir];
   const master = await spawnRedis(mp, [...listen(mp), ...sync]);
@@ -308,10 +292,6 @@ export async function startSentinel(
   writeFileSync(
     conf,
     [
-      ...(tls ? ['port 0', `tls-port ${sp}`, 'tls-replication yes', 'tls-auth-clients no'] : [`port ${sp}`]),
-      ...(tls
-        ? [`tls-cert-file ${tls.cert.cert}`, `tls-key-file ${tls.cert.key}`, `tls-ca-cert-file ${tls.ca}`]
-        : []),
       'bind 127.0.0.1',
       `dir ${dir}`,
       `sentinel monitor ${name} 127.0.0.1 ${mp} 1`,
@@ -320,7 +300,8 @@ export async function startSentinel(
       '',
     ].join('\n'),
   );
-  const sentinel = await spawnRedis(sp, [conf, '--sentinel'], []);
+  // Its port and TLS as the nodes get them; Sentinel's own connections to them use TLS too.
+  const sentinel = await spawnRedis(sp, [conf, '--sentinel', ...listen(sp)], []);
   const sentinelAdmin = admin(sp, adminTls);
   await until('Sentinel to know the replica', 5000, async () => {
     const replicas = (await sentinelAdmin.call('SENTINEL', 'REPLICAS', name)) as string[][];
