@@ -3,8 +3,7 @@ import type { Clock } from '../clock.js';
 import { ServiceError } from '../errors.js';
 import { type Caller, isPersonId, personCaller } from './caller.js';
 import { createTokenMatcher } from './client-tokens.js';
-import { createJwksKeys, type JwksOptions } from './jwks-keys.js';
-import { createJwtVerifier } from './jwt.js';
+import type { JwksKeys, JwksOptions } from './jwks-keys.js';
 
 /** The identity settings of the configuration (CLIENT_TOKENS, AUTH_*). */
 export interface AuthSettings {
@@ -39,6 +38,29 @@ export interface Authenticator {
   loadKeys(): Promise<boolean>;
 }
 
+/** The JWT half of an authenticator: the provider's keys and the verifier built on them. */
+interface JwtParts {
+  keys: JwksKeys;
+  verify: (token: string) => Promise<Caller>;
+}
+
+/**
+ * Loads jose (through the two modules built on it) and builds the JWT parts. Only a service with
+ * AUTH_JWKS_URL calls this: jose is about 120 KB of source, and 5–10 MiB of RSS a service without
+ * JWTs would carry for nothing.
+ */
+async function loadJwtParts(
+  jwt: NonNullable<AuthSettings['jwt']>,
+  options: { clock: Clock; log: Pick<Logger, 'warn' | 'info'>; jwks?: JwksOptions },
+): Promise<JwtParts> {
+  const [{ createJwksKeys }, { createJwtVerifier }] = await Promise.all([
+    import('./jwks-keys.js'),
+    import('./jwt.js'),
+  ]);
+  const keys = createJwksKeys(jwt.jwksUrl, { ...options.jwks, clock: options.clock, log: options.log });
+  return { keys, verify: createJwtVerifier(jwt, keys, options.clock) };
+}
+
 const unauthorized = (why?: string) =>
   new ServiceError('unauthorized', why ? `A valid credential is required: ${why}.` : undefined);
 
@@ -53,10 +75,16 @@ export function createAuthenticator(
   options: { clock: Clock; log: Pick<Logger, 'warn' | 'info'>; jwks?: JwksOptions },
 ): Authenticator {
   const matchToken = createTokenMatcher(settings.clientTokens);
-  const keys = settings.jwt
-    ? createJwksKeys(settings.jwt.jwksUrl, { ...options.jwks, clock: options.clock, log: options.log })
-    : undefined;
-  const verifyJwt = settings.jwt && keys ? createJwtVerifier(settings.jwt, keys, options.clock) : undefined;
+  const loadingJwt = settings.jwt ? loadJwtParts(settings.jwt, options) : undefined;
+  /** Set once loadingJwt has settled: keysState() answers synchronously. */
+  let jwt: JwtParts | undefined;
+  // A failed load (a broken install) surfaces where loadingJwt is awaited: start-up's loadKeys.
+  loadingJwt?.then(
+    (parts) => {
+      jwt = parts;
+    },
+    () => undefined,
+  );
   const required =
     settings.clientTokens.length > 0 || Boolean(settings.jwt) || Boolean(settings.proxyUserHeader);
 
@@ -65,7 +93,7 @@ export function createAuthenticator(
     if (!m?.[1]) throw unauthorized('the Authorization header is not a Bearer credential');
     const token = matchToken(m[1]);
     if (token) return token;
-    if (verifyJwt) return verifyJwt(m[1]);
+    if (loadingJwt) return (await loadingJwt).verify(m[1]);
     throw unauthorized();
   }
 
@@ -94,11 +122,11 @@ export function createAuthenticator(
       return caller;
     },
     keysState() {
-      if (!keys) return 'disabled';
-      if (keys.loaded()) return 'ok';
-      keys.loadInBackground();
+      if (!loadingJwt) return 'disabled';
+      if (jwt?.keys.loaded()) return 'ok';
+      jwt?.keys.loadInBackground();
       return 'unavailable';
     },
-    loadKeys: () => keys?.load() ?? Promise.resolve(true),
+    loadKeys: async () => (loadingJwt ? (await loadingJwt).keys.load() : true),
   };
 }

@@ -7,7 +7,7 @@ import {
   ATTR_HTTP_ROUTE,
   ATTR_URL_PATH,
   ATTR_URL_SCHEME,
-} from '@opentelemetry/semantic-conventions';
+} from './semconv.js';
 import { ATTR, isTracingOn, TRACER_NAME } from './spans.js';
 
 /** What Express leaves on a request once a route matched it. */

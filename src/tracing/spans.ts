@@ -13,7 +13,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
-import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
+import { ATTR_ERROR_TYPE } from './semconv.js';
 
 /** The instrumentation scope every span of this service is created under. */
 export const TRACER_NAME = 'truedy-voice-bff';

@@ -4,6 +4,7 @@
  * without one never loads them, and every span helper stays a no-op.
  */
 import { context, type DiagLogger, DiagLogLevel, diag, ROOT_CONTEXT } from '@opentelemetry/api';
+import { ATTR_SERVICE_NAME } from './semconv.js';
 import { markTracingStarted } from './spans.js';
 
 /** What config.tracing holds when an OTLP endpoint is set. */
@@ -28,17 +29,16 @@ export interface Tracing {
  * OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*.
  */
 export async function startTracing(settings: TracingSettings): Promise<Tracing> {
-  const [node, otlp, resources, core, semconv] = await Promise.all([
+  const [node, otlp, resources, core] = await Promise.all([
     import('@opentelemetry/sdk-trace-node'),
     import('@opentelemetry/exporter-trace-otlp-http'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/core'),
-    import('@opentelemetry/semantic-conventions'),
   ]);
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) win over our default name.
   const resource = resources
     .defaultResource()
-    .merge(resources.resourceFromAttributes({ [semconv.ATTR_SERVICE_NAME]: settings.serviceName }))
+    .merge(resources.resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName }))
     .merge(
       resources.detectResources({
         detectors: [resources.hostDetector, resources.serviceInstanceIdDetector, resources.envDetector],

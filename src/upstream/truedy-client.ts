@@ -1,18 +1,19 @@
 import type { Readable } from 'node:stream';
 import { type Span, SpanKind } from '@opentelemetry/api';
-import {
-  ATTR_HTTP_REQUEST_METHOD,
-  ATTR_HTTP_REQUEST_RESEND_COUNT,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_SERVER_ADDRESS,
-  ATTR_SERVER_PORT,
-} from '@opentelemetry/semantic-conventions';
 import got, { RequestError, TimeoutError, UploadError } from 'got';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { type DomainError, ServiceError } from '../errors.js';
 import { type UpstreamOperation, upstreamError } from '../normalize/upstream-error.js';
 import type { UpstreamGate } from '../stores/upstream-gate.js';
+import {
+  ATTR_HTTP_REQUEST_BODY_SIZE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_RESEND_COUNT,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+} from '../tracing/semconv.js';
 import { ATTR, recordError, SPAN, traceHeaders, type WaitReason, withSpan } from '../tracing/spans.js';
 import { isRecord } from '../values.js';
 import {
@@ -304,9 +305,6 @@ const URL_TEMPLATES: Record<UpstreamOperation, string> = {
   clone: '/voices/clone',
   get: '/voices/{voice_id}',
 };
-
-/** `http.request.body.size` (semantic conventions, still incubating there): body bytes the socket took. */
-const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
 
 /** An attempt's outcome on its span; a status of 400 or more, or no answer at all, marks it failed. */
 function recordOutcome(span: Span, outcome: AttemptOutcome): void {
