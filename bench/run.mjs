@@ -60,7 +60,7 @@ function start(script, env = {}) {
   return new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (c) => {
-      if (out === null) return; // started: the rest of its output (request logs) is read and dropped
+      if (out === null) return keepProblems(proc, c); // started: the rest of its output is read and dropped
       out += c;
       const port = /^(\d+)\n/.exec(out)?.[1];
       const url = /"url":"(http:\/\/[^"]+)"[^\n]*listening|listening[^\n]*"url":"(http:\/\/[^"]+)"/.exec(out);
@@ -70,6 +70,23 @@ function start(script, env = {}) {
     });
     proc.once('exit', (code) => reject(new Error(`${script} exited ${code}`)));
   });
+}
+
+/** A started process's last log lines at warn or above (pino levels 40+), shown if the bench fails. */
+const problems = new Map();
+
+function keepProblems(proc, chunk) {
+  const kept = problems.get(proc) ?? [];
+  for (const line of String(chunk).split('\n')) {
+    if (/"level":(4|5|6)\d/.test(line)) kept.push(line.slice(0, 500));
+  }
+  problems.set(proc, kept.slice(-10));
+}
+
+/** A failed request's error, naming what was asked of whom (several processes take part). */
+function requestError(error, method, url, req) {
+  const socket = req.reusedSocket ? ', on a reused keep-alive socket' : '';
+  return new Error(`${error.message} (${method} ${url}${socket})`, { cause: error });
 }
 
 async function stop(p) {
@@ -112,7 +129,7 @@ function post(url, body, headers, retried = false) {
       // request took it: Node's documented race, retried once on a fresh socket, as browsers do.
       if (!retried && req.reusedSocket && error.code === 'ECONNRESET') {
         resolve(post(url, body, headers, true));
-      } else reject(error);
+      } else reject(requestError(error, 'POST', url, req));
     });
     req.end(body);
   });
@@ -121,12 +138,11 @@ function post(url, body, headers, retried = false) {
 function get(url) {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    request(url, { agent }, (res) => {
+    const req = request(url, { agent }, (res) => {
       res.resume();
       res.on('end', () => resolve(performance.now() - t0));
-    })
-      .on('error', reject)
-      .end();
+    });
+    req.on('error', (error) => reject(requestError(error, 'GET', url, req))).end();
   });
 }
 
@@ -272,7 +288,9 @@ async function heavy(kind, fakeUrl, fileBytes) {
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
-  const latencies = await heavyLoad(`${svc.url}/api/voices/clone`, payload);
+  const latencies = await heavyLoad(`${svc.url}/api/voices/clone`, payload).catch((error) => {
+    throw new Error(`${kind}, ${fileBytes / MiB} MiB files: ${error.message}`, { cause: error });
+  });
   polling = false;
   await poller;
   const rss = vmHWM(svc.proc.pid);
@@ -648,6 +666,17 @@ async function main() {
   process.exitCode = goals.every((g) => g[2]) ? 0 : 1;
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  // What the processes still running said before the failure (the failing one is among them).
+  for (const [proc, lines] of problems) {
+    if (children.has(proc) && lines.length > 0)
+      console.error(
+        `bench: ${path.basename(proc.spawnargs.at(-1))} (pid ${proc.pid}) logged:\n${lines.join('\n')}`,
+      );
+  }
+  throw error;
+}
 agent.destroy();
 process.exit(process.exitCode ?? 0);
