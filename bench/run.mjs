@@ -275,24 +275,32 @@ async function heavy(kind, fakeUrl, fileBytes) {
     ...serviceEnv(fakeUrl, fileBytes),
     RELAY_BODY_BYTES: String(jsonBody(files).body.length),
   });
+  /** Any failure of the scenario (warm-up, load or /healthz poll), named by variant and size. */
+  const failed = (error) => {
+    throw new Error(`${kind}, ${fileBytes / MiB} MiB files: ${error.message}`, { cause: error });
+  };
   // Measured warm: one unmeasured round first, so V8's optimizing compiler has done its work
   // (peak RSS still covers it: VmHWM is the whole process life).
-  await heavyLoad(`${svc.url}/api/voices/clone`, payload, 1);
+  await heavyLoad(`${svc.url}/api/voices/clone`, payload, 1).catch(failed);
   const cpu0 = cpuSeconds(svc.proc.pid);
   const [busy0, total0] = machineJiffies();
   const health = [];
   let polling = true;
+  // A failed poll is kept and reported once the load is over: left unhandled until then, its
+  // rejection would end the bench at once, named by nothing.
+  let pollError;
   const poller = (async () => {
     while (polling) {
       health.push(await get(`${svc.url}/healthz`));
       await new Promise((r) => setTimeout(r, 10));
     }
-  })();
-  const latencies = await heavyLoad(`${svc.url}/api/voices/clone`, payload).catch((error) => {
-    throw new Error(`${kind}, ${fileBytes / MiB} MiB files: ${error.message}`, { cause: error });
+  })().catch((error) => {
+    pollError = error;
   });
+  const latencies = await heavyLoad(`${svc.url}/api/voices/clone`, payload).catch(failed);
   polling = false;
   await poller;
+  if (pollError) failed(pollError);
   const rss = vmHWM(svc.proc.pid);
   const cpuPerRound = (cpuSeconds(svc.proc.pid) - cpu0) / ROUNDS;
   const [busy1, total1] = machineJiffies();
