@@ -36,10 +36,7 @@ export async function openForm(
   prepare?: (page: Page) => Promise<unknown>,
 ) {
   const page = await browser.newPage();
-  const errors = watchErrors(page);
-  await prepare?.(page);
-  await page.goto(url);
-  await waitForPhase(page, 'ready');
+  const { errors } = await reopenForm(page, url, prepare);
   return {
     page,
     errors,
@@ -48,6 +45,30 @@ export async function openForm(
       expect(errors).toEqual([]);
     },
   };
+}
+
+/** The viewport Playwright gives a new page. */
+const DEFAULT_VIEWPORT = { width: 1280, height: 720 };
+
+/**
+ * Puts `page`, which a test before may have used, on a fresh form at `url`, as openForm does
+ * for a new page: the navigation gives a new document and script realm, and what a test can
+ * leave on the page object itself (listeners, routes, a viewport) is taken off first; `prepare`
+ * as for openForm. Why reuse: measured here (open the form, pick a file, wait for its length), a
+ * new page costs Chromium 1.1 s of CPU against 0.5 s for a reused one; the two form files took
+ * 10–13 s instead of 16–22.
+ */
+export async function reopenForm(page: Page, url: string, prepare?: (page: Page) => Promise<unknown>) {
+  page.removeAllListeners();
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  const size = page.viewportSize();
+  if (size?.width !== DEFAULT_VIEWPORT.width || size.height !== DEFAULT_VIEWPORT.height)
+    await page.setViewportSize(DEFAULT_VIEWPORT);
+  const errors = watchErrors(page);
+  await prepare?.(page);
+  await page.goto(url);
+  await waitForPhase(page, 'ready');
+  return { errors };
 }
 
 /** Names the voice and picks `files`, as a person does before submitting. */

@@ -1,13 +1,13 @@
 // The set-up the form's browser tests share: one Chromium, the sandbox as Truedy (counting its
-// calls), the service in front of it, and a fresh page on the form for every test.
+// calls), the service in front of it, and one page, put on a fresh form for every test.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, jest } from '@jest/globals';
 import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { createSandboxApp } from '../../src/sandbox/sandbox-app.js';
 import { launchChromium } from './browser.js';
-import { openForm } from './form-page.js';
+import { reopenForm } from './form-page.js';
 import { startFormService } from './form-service.js';
 import { listen, type Running, TEST_KEY } from './kit.js';
 import { closeAll } from './suite.js';
@@ -40,8 +40,8 @@ export function suiteFormPage(): FormSuite {
   let service: Running;
   let page: Page | undefined;
   let sandboxCalls = 0;
-  /** The page's own close, which expects no script error or CSP refusal (a failed XHR's line is expected). */
-  let done: (() => Promise<void>) | undefined;
+  /** Script errors and CSP refusals on the page in this test (a failed XHR's line is expected). */
+  let errors: string[] = [];
 
   beforeAll(async () => {
     browser = await launchChromium();
@@ -61,9 +61,12 @@ export function suiteFormPage(): FormSuite {
   afterAll(() => closeAll(browser, service, sandbox));
 
   beforeEach(async () => {
-    ({ page, done } = await openForm(browser, service.url));
+    page ??= await browser.newPage();
+    ({ errors } = await reopenForm(page, service.url));
   });
-  afterEach(() => done?.());
+  afterEach(() => {
+    expect(errors).toEqual([]);
+  });
 
   return {
     get browser() {
