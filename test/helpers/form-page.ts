@@ -50,6 +50,20 @@ export async function openForm(
 /** The viewport Playwright gives a new page. */
 const DEFAULT_VIEWPORT = { width: 1280, height: 720 };
 
+/** Page events a test may listen to; not `close` or `crash`, on which Playwright's page listens itself. */
+const TEST_EVENTS = [
+  'console',
+  'dialog',
+  'download',
+  'filechooser',
+  'pageerror',
+  'popup',
+  'request',
+  'requestfailed',
+  'requestfinished',
+  'response',
+] as const;
+
 /**
  * Puts `page`, which a test before may have used, on a fresh form at `url`, as openForm does
  * for a new page: the navigation gives a new document and script realm, and what a test can
@@ -59,7 +73,7 @@ const DEFAULT_VIEWPORT = { width: 1280, height: 720 };
  * 10–13 s instead of 16–22.
  */
 export async function reopenForm(page: Page, url: string, prepare?: (page: Page) => Promise<unknown>) {
-  page.removeAllListeners();
+  for (const type of TEST_EVENTS) page.removeAllListeners(type);
   await page.unrouteAll({ behavior: 'ignoreErrors' });
   const size = page.viewportSize();
   if (size?.width !== DEFAULT_VIEWPORT.width || size.height !== DEFAULT_VIEWPORT.height)
