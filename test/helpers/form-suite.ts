@@ -29,8 +29,8 @@ export interface FormSuite {
 }
 
 /**
- * Registers the hooks of a describe block whose tests each get a fresh page on the form; the
- * service allows files up to 600 000 bytes and polls a training voice every 200 ms.
+ * Registers the hooks of a describe block whose tests each get a fresh form, on the file's one
+ * page; the service allows files up to 600 000 bytes and polls a training voice every 200 ms.
  */
 export function suiteFormPage(): FormSuite {
   // A real browser on a busy 2-core machine (three test files at once): a test may take over 20 s.
