@@ -1,9 +1,10 @@
 /**
  * The layering, written down once and enforced by `npm run lint` (dependency-cruiser):
- *   main.ts → service.ts → http/ → the domain (upload/, audio/, upstream/, normalize/, identity/,
- *   audit/, stores/, tracing/) → errors.ts, clock.ts and the other leaf modules of src/.
- * Imports point down only. The form's browser script (web/) takes only types from the server,
- * plus the one shared formatter.
+ *   main.ts → service.ts → http/ → api/ (the answers' zod schemas, the page's settings) → the
+ *   domain (upload/, audio/, upstream/, normalize/, identity/, audit/, stores/, tracing/) →
+ *   errors.ts, clock.ts and the other leaf modules of src/.
+ * Imports point down only. The form's browser script (web/) is a client of the API: it takes only
+ * types from the server (api/ and the domain's shapes, never http/), plus the one shared formatter.
  */
 const DOMAIN = '^src/(upload|audio|upstream|normalize|identity|audit|stores|tracing)/';
 const LEAVES = '^src/(errors|clock|values|redact|format-bytes)\\.ts$';
@@ -16,14 +17,14 @@ module.exports = {
     forbid(
       'only-http-knows-http',
       'Status codes, headers and Express routes live in src/http; nothing below it imports it.',
-      { path: '^src/', pathNot: '^src/(http/|main\\.ts$|service\\.ts$|web/)' },
+      { path: '^src/', pathNot: '^src/(http/|main\\.ts$|service\\.ts$)' },
       { path: '^src/http/' },
     ),
     forbid(
       'domain-points-down',
-      'The domain never reaches up to the app wiring or the entry points.',
+      'The domain never reaches up to the API shapes, the app wiring or the entry points.',
       { path: DOMAIN },
-      { path: '^src/(main|service)\\.ts$' },
+      { path: '^src/(api/|main\\.ts$|service\\.ts$)' },
     ),
     forbid(
       'leaves-are-leaves',

@@ -81,6 +81,12 @@ export const REFUSAL_KINDS = {
 /** One kind of upstream refusal. */
 export type RefusalKind = keyof typeof REFUSAL_KINDS;
 
+/** Every code that can appear in an answer's `error.code`: the service's own, and each refusal kind's fallback. */
+export const ANSWERED_CODES: readonly string[] = [
+  ...Object.keys(ERROR_MESSAGES),
+  ...Object.values(REFUSAL_KINDS).map((k) => k.fallbackCode),
+];
+
 /** A relayed code is kept only when it is a plain identifier; anything else becomes the kind's fallback. */
 export const RELAYED_CODE = /^[a-z][a-z0-9_]{0,63}$/;
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Readiness } from './api/schemas.js';
 import {
   type AuditTrail,
   createFileAuditTrail,
@@ -11,7 +12,6 @@ import { createApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
 import { DEFAULT_WEB_DIR } from './http/routes/form.js';
 import type { Lifecycle } from './http/routes/health.js';
-import type { Readiness } from './http/schemas.js';
 import { createAuthenticator } from './identity/authenticator.js';
 import type { JwksOptions } from './identity/jwks-keys.js';
 import { createRedactor, type Redactor } from './redact.js';

@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { Store } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
+import type { Readiness } from '../api/schemas.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/config.js';
@@ -23,7 +24,6 @@ import { auditRefusals } from './routes/clone-audit.js';
 import { type FormOptions, formRoutes } from './routes/form.js';
 import { healthHandler, type Lifecycle, readyHandler } from './routes/health.js';
 import { getVoiceHandler } from './routes/voices.js';
-import type { Readiness } from './schemas.js';
 
 /** Everything the app is built from, ready-made: `createService` is the one place that sets defaults. */
 export interface AppDeps {

@@ -1,10 +1,10 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import type { ErrorEnvelope } from '../api/schemas.js';
 import { type DomainError, isDomainError, ServiceError } from '../errors.js';
 import { recordErrorCode } from '../tracing/spans.js';
 import { type HttpError, toHttpError } from './error-table.js';
 import { answerRefusedBody, type LingerLimits } from './linger.js';
-import type { ErrorEnvelope } from './schemas.js';
 
 /** Errors Express and its parsers raise with a 4xx `status` (a path that does not decode…). */
 function clientError(err: unknown): ServiceError | undefined {

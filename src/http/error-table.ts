@@ -2,7 +2,6 @@ import {
   type DomainError,
   type ErrorCode,
   type ErrorFacts,
-  REFUSAL_KINDS,
   type RefusalKind,
   ServiceError,
 } from '../errors.js';
@@ -49,12 +48,6 @@ export const ERROR_TABLE: Record<ErrorCode, Row> = {
 
 /** The relayed family: Truedy's own refusals keep its code, under the status it used (SPEC). */
 export const REFUSAL_STATUS: Record<RefusalKind, number> = { payload: 400, credits: 402, validation: 422 };
-
-/** Every code that can appear in an answer's `error.code`: the table's, and each refusal kind's fallback. */
-export const ANSWERED_CODES: readonly string[] = [
-  ...Object.keys(ERROR_TABLE),
-  ...Object.values(REFUSAL_KINDS).map((k) => k.fallbackCode),
-];
 
 /** An error as it goes on the wire: status, headers, and SPEC's `error` object. */
 export interface HttpError {

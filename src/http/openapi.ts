@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { COMPONENTS } from '../api/schemas.js';
 import { NAME_MAX_CHARS } from '../upload/validate-upload.js';
-import { COMPONENTS } from './schemas.js';
 
 const json = (schema: object) => ({ 'application/json': { schema } });
 const ref = (name: keyof typeof COMPONENTS) => ({ $ref: `#/components/schemas/${name}` });

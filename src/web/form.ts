@@ -1,9 +1,9 @@
 // The upload form's script (served as /assets/form.js; no inline script, so helmet's CSP stays on).
 // It calls the same POST /api/voices/clone any client uses and holds no secret.
 
+import type { PageSettings } from '../api/page-settings.js';
+import type { CloneEnvelope, ErrorEnvelope, VoiceEnvelope } from '../api/schemas.js';
 import { formatBytes as human } from '../format-bytes.js';
-import type { PageSettings } from '../http/routes/form.js';
-import type { CloneEnvelope, ErrorEnvelope, VoiceEnvelope } from '../http/schemas.js';
 import type { Voice } from '../normalize/voice.js';
 import { formatSeconds, guidance, lengthProblems } from './guidance.js';
 import { measureSeconds } from './measure.js';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
+import type { AudioMeta } from '../../api/schemas.js';
 import { type AudioFile, identifyAudio } from '../../audio/identify-audio.js';
 import { type MeasuredFile, measureAudio } from '../../audio/measure-audio.js';
 import type { AuditTrail } from '../../audit/audit-trail.js';
@@ -22,7 +23,6 @@ import { toHttpError } from '../error-table.js';
 import { idempotencyKey } from '../idempotency-key.js';
 import type { Metrics } from '../metrics.js';
 import { clientKey } from '../middleware/guard.js';
-import type { AudioMeta } from '../schemas.js';
 import { auditAnswer, auditRequested } from './clone-audit.js';
 import { type Answer, clientGone, send, voiceAnswer } from './respond.js';
 

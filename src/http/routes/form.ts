@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Request, type Response, type Router } from 'express';
+import type { PageSettings } from '../../api/page-settings.js';
 import { ACCEPTED_AUDIO } from '../../audio/sniff.js';
 import type { Config } from '../../config/config.js';
 import { formatBytes } from '../../format-bytes.js';
@@ -13,22 +14,6 @@ export const DEFAULT_WEB_DIR = path.resolve(import.meta.dirname, '../../web');
 export interface FormOptions {
   webDir: string;
   pollMs: number;
-}
-
-/**
- * What the page's script is told: the server's own limits, so the checks in the browser use the
- * same numbers as the server's (one definition, injected), and nothing else.
- */
-export interface PageSettings {
-  maxFiles: number;
-  maxFileBytes: number;
-  maxTotalBytes: number;
-  nameMaxChars: number;
-  minAudioSeconds: number;
-  maxAudioSeconds: number;
-  requireConsent: boolean;
-  pollMs: number;
-  accept: readonly string[];
 }
 
 /** JSON as an HTML attribute value (the page's script reads it from `data-settings`). */

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { Readiness } from '../schemas.js';
+import type { Readiness } from '../../api/schemas.js';
 
 /** Process state the probes read. */
 export interface Lifecycle {

@@ -1,9 +1,9 @@
 import type { Response } from 'express';
+import type { AudioMeta, CloneEnvelope, VoiceEnvelope } from '../../api/schemas.js';
 import { ServiceError } from '../../errors.js';
 import type { NormalizeResult } from '../../normalize/voice.js';
 import type { StoredResponse } from '../../stores/idempotency.js';
 import type { UpstreamSuccess } from '../../upstream/truedy-client.js';
-import type { AudioMeta, CloneEnvelope, VoiceEnvelope } from '../schemas.js';
 
 /** An AbortSignal that fires when the client goes away before the answer is written (SPEC: cancels waits and attempts). */
 export function clientGone(res: Response): AbortSignal {

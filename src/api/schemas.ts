@@ -1,10 +1,10 @@
 import { z } from 'zod';
+import { ANSWERED_CODES } from '../errors.js';
 import { VoiceSchema } from '../normalize/voice.js';
-import { ANSWERED_CODES } from './error-table.js';
 
 /**
  * The shapes this service answers, as zod schemas: the TypeScript types below, the OpenAPI
- * document (`openapi.ts`, through `z.toJSONSchema`) and the form's script all derive from them.
+ * document (`http/openapi.ts`, through `z.toJSONSchema`) and the form's script all derive from them.
  */
 
 /** One file's audio facts, as the clone answer reports them (SPEC "POST /api/voices/clone"). */
