@@ -93,7 +93,15 @@ interface Attempt {
 export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
   const { clock, gate, retry } = options;
   const random = options.random ?? Math.random;
-  const authorization = `Bearer ${options.apiKey}`;
+  // The settings every attempt shares, merged once: got validates and merges each option it is
+  // given, per request, so only what changes per attempt is passed below.
+  const http = got.extend({
+    headers: { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' },
+    timeout: { request: options.timeoutMs },
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    followRedirect: false,
+  });
 
   /**
    * One HTTP exchange. The answer is read as a stream and counted after decompression: past
@@ -107,21 +115,15 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
     ctx: CallContext,
   ): Promise<Attempt> {
     const stream = body?.open();
-    const request = got.stream(url, {
+    const request = http.stream(url, {
       method,
       body: stream,
       headers: {
-        authorization,
-        accept: 'application/json',
         'x-request-id': ctx.requestId,
         // W3C traceparent of this attempt's span: Truedy's side of the call joins the trace.
         ...traceHeaders(),
         ...(body ? { 'content-type': 'application/json', 'content-length': String(body.contentLength) } : {}),
       },
-      timeout: { request: options.timeoutMs },
-      retry: { limit: 0 },
-      throwHttpErrors: false,
-      followRedirect: false,
       signal: ctx.signal,
     });
     const sent = () => request.uploadProgress.transferred;

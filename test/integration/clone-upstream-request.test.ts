@@ -46,6 +46,7 @@ describe('POST /api/voices/clone: what goes upstream', () => {
     expect(sent?.method).toBe('POST');
     expect(sent?.url).toBe('/voices/clone');
     expect(sent?.headers.authorization).toBe(`Bearer ${TEST_KEY}`);
+    expect(sent?.headers.accept).toBe('application/json');
     expect(sent?.headers['content-type']).toBe('application/json');
     expect(sent?.headers['x-request-id']).toBe('rid-1');
     expect(sent?.headers['transfer-encoding']).toBeUndefined();

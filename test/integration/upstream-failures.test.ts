@@ -36,6 +36,16 @@ describe('no retry where a second call could clone twice (SPEC "Retry policy and
     }),
   );
 
+  // A redirect is Truedy's answer, not an instruction: following it would send the key and the
+  // voice to wherever the Location points.
+  it('upstream 302: not followed, exactly one call, answered 502 upstream_error', () =>
+    withServiceOnClock({ queue: [] }, async (svc) => {
+      svc.fake.queue.push({ status: 302, body: {}, headers: { location: `${svc.fake.url}/elsewhere` } });
+      const res = await postClone(svc.url);
+      expect([res.status, res.body.error.code]).toEqual([502, 'upstream_error']);
+      expect(svc.fake.received.map((r) => r.url)).toEqual(['/voices/clone']);
+    }));
+
   // UPSTREAM_TIMEOUT_MS is got's own timer, on the wall clock: 150 ms of real time, no retry wait.
   it('a timeout: one call, 504 upstream_timeout', () =>
     withServiceOnClock({ queue: [{ hang: true }], env: { UPSTREAM_TIMEOUT_MS: '150' } }, async (svc) => {
