@@ -40,6 +40,18 @@ const sentFiles = (r: Received | undefined) =>
     ),
   );
 
+/**
+ * The SHA-256 of each file as the service computed it while holding the part (its audit entry
+ * names them; the idempotency fingerprint uses the same): it must be the file's, whether the part
+ * stayed in memory, moved to disk mid-part or went to disk from the start.
+ */
+const auditedDigests = (log: { lines: Record<string, unknown>[] }, name: string) =>
+  (
+    log.lines.find((l) => l.audit === true && l.event === 'clone_requested' && l.voice_name === name) as
+      | { files: { sha256: string }[] }
+      | undefined
+  )?.files.map((f) => f.sha256);
+
 /** The upstream request for the upload named `name`. */
 const sentNamed = (received: readonly Received[], name: string) =>
   received.find((r) => r.body.includes(`{"name":${JSON.stringify(name)},`));
@@ -121,7 +133,7 @@ describe('file parts held in memory', () => {
 
   it('a small part never touches the disk and reaches Truedy byte for byte', async () => {
     const writer = recordingWriter();
-    const { app, memoryBudget } = buildService(testConfig(), fake.url, { openWrite: writer.openWrite });
+    const { app, memoryBudget, log } = buildService(testConfig(), fake.url, { openWrite: writer.openWrite });
     const [a, b] = [wav(200 * KiB), wav(64 * KiB + 2)];
     const files = [a, b];
     const before = fake.received.length;
@@ -129,6 +141,7 @@ describe('file parts held in memory', () => {
     expect(res.status).toBe(201);
     expect(fake.received.length).toBe(before + 1);
     expect(sentFiles(fake.received.at(-1))).toEqual(digests(files));
+    expect(auditedDigests(log, 'Held')).toEqual(digests(files));
     expect(writer.opened).toEqual([]);
     expect(memoryBudget.reservedTotal).toBe(200 * KiB + 64 * KiB + 2);
     await expectAllReleased(memoryBudget);
@@ -154,7 +167,7 @@ describe('file parts held in memory', () => {
   it('a part larger than MEMORY_BUFFER_FILE_BYTES moves to disk and stays byte-exact, also on retries', async () => {
     const writer = recordingWriter();
     const config = testConfig({ MEMORY_BUFFER_FILE_BYTES: String(64 * KiB) });
-    const { app, memoryBudget } = buildService(config, fake.url, { openWrite: writer.openWrite });
+    const { app, memoryBudget, log } = buildService(config, fake.url, { openWrite: writer.openWrite });
     const small = wav(40 * KiB);
     const big = wav(700 * KiB);
     fake.queue.push(truedy429(20));
@@ -165,6 +178,7 @@ describe('file parts held in memory', () => {
     expect(attempts).toHaveLength(2);
     expect(attempts[0]?.sha256).toBe(attempts[1]?.sha256);
     expect(sentFiles(attempts[1])).toEqual(digests([small, big]));
+    expect(auditedDigests(log, 'Spilled')).toEqual(digests([small, big]));
     // Only the big part went to disk, after memory had held its first 64 KiB or so.
     expect(writer.opened).toHaveLength(1);
     expect(memoryBudget.reservedTotal).toBeGreaterThan(40 * KiB);
@@ -175,12 +189,13 @@ describe('file parts held in memory', () => {
   it('MEMORY_BUFFER_FILE_BYTES=0: every part is spooled, nothing held in memory', async () => {
     const writer = recordingWriter();
     const config = testConfig({ MEMORY_BUFFER_FILE_BYTES: '0' });
-    const { app, memoryBudget } = buildService(config, fake.url, { openWrite: writer.openWrite });
+    const { app, memoryBudget, log } = buildService(config, fake.url, { openWrite: writer.openWrite });
     const [a, b] = [wav(10 * KiB), wav(20 * KiB)];
     const files = [a, b];
     const res = await postWavs(app, 'Disk', { 'a.wav': a, 'b.wav': b });
     expect(res.status).toBe(201);
     expect(sentFiles(fake.received.at(-1))).toEqual(digests(files));
+    expect(auditedDigests(log, 'Disk')).toEqual(digests(files));
     expect(writer.opened).toHaveLength(2);
     expect(memoryBudget.highWater).toBe(0);
   });
@@ -342,7 +357,7 @@ describe('the budget is process-wide', () => {
   async function exhaust() {
     const writer = recordingWriter();
     const config = testConfig({ MEMORY_BUFFER_TOTAL_BYTES: String(1024 * KiB) });
-    const { app, memoryBudget } = buildService(config, fake.url, { openWrite: writer.openWrite });
+    const { app, memoryBudget, log } = buildService(config, fake.url, { openWrite: writer.openWrite });
     const server: Running = await listen(app);
     const a = wav(800 * KiB);
     const b = wav(800 * KiB);
@@ -359,17 +374,18 @@ describe('the budget is process-wide', () => {
       { field: 'name', value: 'B' },
       { field: 'files', filename: 'b.wav', data: b },
     ]);
-    return { writer, config, memoryBudget, server, a, b, uploadA, uploadB, heldByA };
+    return { writer, config, memoryBudget, log, server, a, b, uploadA, uploadB, heldByA };
   }
 
   it('a part that finds the budget spent mid-part moves to disk, byte-exact; the budget never overflows', async () => {
-    const { writer, memoryBudget, server, a, b, uploadA, uploadB, heldByA } = await exhaust();
+    const { writer, memoryBudget, log, server, a, b, uploadA, uploadB, heldByA } = await exhaust();
     try {
       uploadB.sendRest();
       expect(await uploadB.answer).toMatch(/^HTTP\/1\.1 201/);
       expect(writer.opened).toHaveLength(1); // B's part, moved to disk when the budget ran out
       const sentB = sentNamed(fake.received, 'B');
       expect(sentFiles(sentB)).toEqual(digests([b]));
+      expect(auditedDigests(log, 'B')).toEqual(digests([b]));
       expect(memoryBudget.highWater).toBeLessThanOrEqual(1024 * KiB);
       expect(memoryBudget.highWater).toBeGreaterThan(heldByA); // B did hold some before it spilled
       await waitFor(() => memoryBudget.inUse === heldByA);
@@ -378,6 +394,7 @@ describe('the budget is process-wide', () => {
       expect(await uploadA.answer).toMatch(/^HTTP\/1\.1 201/);
       const sentA = sentNamed(fake.received, 'A');
       expect(sentFiles(sentA)).toEqual(digests([a]));
+      expect(auditedDigests(log, 'A')).toEqual(digests([a]));
       expect(writer.opened).toHaveLength(1); // A stayed in memory
       await expectAllReleased(memoryBudget);
     } finally {
