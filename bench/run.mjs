@@ -108,6 +108,11 @@ function machineJiffies() {
   return [total - (f[3] ?? 0) - (f[4] ?? 0), total, f[7] ?? 0];
 }
 
+/** The share of the machine's CPU time that was busy between two readings of machineJiffies. */
+function busyShare([busy0, total0], [busy1, total1]) {
+  return (busy1 - busy0) / (total1 - total0);
+}
+
 /**
  * The share of the machine's CPU time the hypervisor gave to other guests (steal) between two
  * readings of machineJiffies: on a shared host the figures swing with it, so every table says it.
@@ -118,6 +123,9 @@ function stealShare([, total0, steal0], [, total1, steal1]) {
 
 /** Steal over the whole bench run, printed last. */
 const RUN_START = machineJiffies();
+
+/** A share as a whole percentage. */
+const pctOf = (x) => `${(100 * x).toFixed(0)}%`;
 
 function vmHWM(pid) {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -294,7 +302,7 @@ async function heavy(kind, fakeUrl, fileBytes) {
   // (peak RSS still covers it: VmHWM is the whole process life).
   await heavyLoad(`${svc.url}/api/voices/clone`, payload, 1).catch(failed);
   const cpu0 = cpuSeconds(svc.proc.pid);
-  const [busy0, total0] = machineJiffies();
+  const start0 = machineJiffies();
   const health = [];
   let polling = true;
   // A failed poll is kept and reported once the load is over: left unhandled until then, its
@@ -314,10 +322,9 @@ async function heavy(kind, fakeUrl, fileBytes) {
   if (pollError) failed(pollError);
   const rss = vmHWM(svc.proc.pid);
   const cpuPerRound = (cpuSeconds(svc.proc.pid) - cpu0) / ROUNDS;
-  const [busy1, total1] = machineJiffies();
+  const end = machineJiffies();
   await stop(svc);
-  const busy = (busy1 - busy0) / (total1 - total0);
-  return { latencies, rss: [rss], health, cpuPerRound, busy };
+  return { latencies, rss: [rss], health, cpuPerRound, busy: busyShare(start0, end) };
 }
 
 /**
@@ -465,18 +472,23 @@ async function mixed(fakeUrl, fileBytes) {
   const heavyLatencies = await heavyDone;
   const end = machineJiffies();
   await stop(svc);
-  const busy = (end[0] - start0[0]) / (end[1] - start0[1]);
-  return { idle, during, heavyLatencies, busy, steal: stealShare(start0, end) };
+  return {
+    idle,
+    during,
+    heavyLatencies,
+    busy: busyShare(start0, end),
+    steal: stealShare(start0, end),
+    p99Ratio: pct(during, 99) / pct(idle, 99),
+  };
 }
 
 /** The mixed table: small uploads on the idle server and beside the heavy load. */
 function mixedTable(mix) {
-  const pctOf = (x) => `${(100 * x).toFixed(0)}%`;
   return (
     `\n| mixed: heavy load (8 MiB files) + ${MIXED_PER_SECOND} small uploads/s | small p50 ms | small p99 ms | small uploads | heavy median ms | machine busy |\n|---|---:|---:|---:|---:|---:|\n` +
     `| idle server, small uploads only | ${median(mix.idle).toFixed(1)} | ${pct(mix.idle, 99).toFixed(1)} | ${mix.idle.length} | — | — |\n` +
     `| beside the heavy load | ${median(mix.during).toFixed(1)} | ${pct(mix.during, 99).toFixed(1)} | ${mix.during.length} | ${median(mix.heavyLatencies).toFixed(0)} | ${pctOf(mix.busy)} (${pctOf(mix.steal)} stolen) |\n` +
-    `\nmixed p99 vs idle: ${(pct(mix.during, 99) / pct(mix.idle, 99)).toFixed(2)}x`
+    `\nmixed p99 vs idle: ${mix.p99Ratio.toFixed(2)}x`
   );
 }
 
@@ -522,7 +534,6 @@ async function smallComparison(fakeUrl) {
   const rounds = { streaming: [], buffering: [] };
   const smallCpu = { streaming: 0, buffering: 0 };
   const smallStart = machineJiffies();
-  const [smallBusy0, smallTotal0] = smallStart;
   for (let r = 0; r < SMALL_ROUNDS; r++) {
     for (const kind of ['streaming', 'buffering']) {
       const cpu0 = cpuSeconds(services[kind].proc.pid);
@@ -531,8 +542,7 @@ async function smallComparison(fakeUrl) {
     }
   }
   const smallEnd = machineJiffies();
-  const [smallBusy1, smallTotal1] = smallEnd;
-  const smallBusy = (smallBusy1 - smallBusy0) / (smallTotal1 - smallTotal0);
+  const smallBusy = busyShare(smallStart, smallEnd);
   const smallSteal = stealShare(smallStart, smallEnd);
   const smallTimes = { streaming: median(rounds.streaming), buffering: median(rounds.buffering) };
   // Server CPU per small upload (ms): where the per-file cost of the audio checks will show.
@@ -556,8 +566,8 @@ function smallTable({ smallTimes, perUpload, smallBusy, smallSteal, sequential }
     `| concurrency ${SMALL_CONCURRENCY}: total ms for ${SMALL_REQUESTS} (median of ${SMALL_ROUNDS} rounds) | ${f(smallTimes.streaming)} | ${f(smallTimes.buffering)} | ${(smallTimes.streaming / smallTimes.buffering).toFixed(2)} |\n` +
     `| concurrency 1: median ms (${SMALL_ROUNDS} × ${SEQUENTIAL_REQUESTS} requests) | ${median(sequential.streaming).toFixed(1)} | ${median(sequential.buffering).toFixed(1)} | ${(median(sequential.streaming) / median(sequential.buffering)).toFixed(2)} |\n` +
     `| server CPU ms per upload (concurrency ${SMALL_CONCURRENCY} rounds) | ${perUpload('streaming').toFixed(2)} | ${perUpload('buffering').toFixed(2)} | ${(perUpload('streaming') / perUpload('buffering')).toFixed(2)} |\n` +
-    `| machine busy during the concurrency ${SMALL_CONCURRENCY} rounds (${cpus().length} cores) | ${(100 * smallBusy).toFixed(0)}% | | |\n` +
-    `| of which stolen by the hypervisor | ${(100 * smallSteal).toFixed(0)}% | | |`
+    `| machine busy during the concurrency ${SMALL_CONCURRENCY} rounds (${cpus().length} cores) | ${pctOf(smallBusy)} | | |\n` +
+    `| of which stolen by the hypervisor | ${pctOf(smallSteal)} | | |`
   );
 }
 
@@ -597,10 +607,9 @@ async function main() {
 
   const directPayload = jsonBody(Array.from({ length: FILES }, () => wav(size)));
   await heavyLoad(`${fake.url}/voices/clone`, directPayload, 1);
-  const [busy0, total0] = machineJiffies();
+  const directStart = machineJiffies();
   const direct = { latencies: await heavyLoad(`${fake.url}/voices/clone`, directPayload) };
-  const [busy1, total1] = machineJiffies();
-  direct.busy = (busy1 - busy0) / (total1 - total0);
+  direct.busy = busyShare(directStart, machineJiffies());
   const streaming = await heavyRepeated('streaming', fake.url, size);
   const doubled = await heavyRepeated('streaming', fake.url, 2 * size);
   const buffering = await heavy('buffering', fake.url, size);
@@ -618,7 +627,6 @@ async function main() {
   const oversized = await oversizedAnswers();
 
   const f = (n) => n.toFixed(0);
-  const pctOf = (x) => `${(100 * x).toFixed(0)}%`;
   const peak = (r) => median(r.rss);
   const rssCell = (r) =>
     r.rss.length > 1 ? `${f(peak(r))} (${f(Math.min(...r.rss))}–${f(Math.max(...r.rss))})` : f(peak(r));
@@ -650,8 +658,6 @@ async function main() {
   );
   for (const r of tracingRows(tracing)) console.log(r);
   console.log(smallTable(small));
-  const mixedP99 = pct(mix.during, 99);
-  const idleP99 = pct(mix.idle, 99);
   console.log(mixedTable(mix));
   console.log(
     `\n| oversized upstream answers (${OVERSIZED_REQUESTS} concurrent each: 300 MiB; gzip bomb inflating to 300 MiB) | figure |\n|---|---:|\n` +
@@ -690,7 +696,7 @@ async function main() {
       median(sequential.streaming) / median(sequential.buffering),
       median(sequential.streaming) <= median(sequential.buffering),
     ],
-    ['mixed: small-upload p99 vs idle < 3.0', mixedP99 / idleP99, mixedP99 / idleP99 < 3],
+    ['mixed: small-upload p99 vs idle < 3.0', mix.p99Ratio, mix.p99Ratio < 3],
     ['oversized upstream answers: peak RSS growth < 32 MiB', oversized.growth, oversized.growth < 32],
   ];
   // Reported, not goals: where the heavy load's time goes beyond the floor, and the floor beyond direct.
