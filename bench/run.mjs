@@ -132,37 +132,34 @@ function vmHWM(pid) {
   return Number(m?.[1] ?? 0) / 1024;
 }
 
-function post(url, body, headers, retried = false) {
+/**
+ * One request through the bench's keep-alive agent: its status and milliseconds. A pooled socket
+ * the server closed as it idled (keepAliveTimeout) just as this request took it is Node's
+ * documented race: retried once on a fresh socket, as browsers do.
+ */
+function exchange(method, url, headers, body, retried = false) {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: 'POST', agent, headers: { ...headers, 'content-length': body.length } },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0 }));
-      },
-    );
+    const req = request(url, { method, agent, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0 }));
+    });
     req.on('error', (error) => {
-      // A pooled keep-alive socket the server closed as it idled (keepAliveTimeout) just as this
-      // request took it: Node's documented race, retried once on a fresh socket, as browsers do.
       if (!retried && req.reusedSocket && error.code === 'ECONNRESET') {
-        resolve(post(url, body, headers, true));
-      } else reject(requestError(error, 'POST', url, req));
+        resolve(exchange(method, url, headers, body, true));
+      } else reject(requestError(error, method, url, req));
     });
     req.end(body);
   });
 }
 
-function get(url) {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(performance.now() - t0));
-    });
-    req.on('error', (error) => reject(requestError(error, 'GET', url, req))).end();
-  });
+function post(url, body, headers) {
+  return exchange('POST', url, { ...headers, 'content-length': body.length }, body);
+}
+
+/** A GET's milliseconds. */
+async function get(url) {
+  return (await exchange('GET', url, {})).ms;
 }
 
 /** The spoken sample's PCM samples, repeated to fill bench files (test/fixtures/audio/sample.wav). */
