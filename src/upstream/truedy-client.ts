@@ -294,11 +294,15 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
   return {
     cloneVoice: (body, ctx) =>
       traced('clone', () => call('clone', 'POST', `${options.baseUrl}/voices/clone`, body, ctx)),
-    // One encoded path segment: no id can reach another Truedy route (SPEC).
+    // One encoded path segment: no id can reach another Truedy route (SPEC). A URL parser takes
+    // `.` and `..` as path steps (WHATWG URL, and RFC 3986 section 5.2.4), so they would reach
+    // /voices/ or the API's root: they name no voice.
     getVoice: (id, ctx) =>
-      traced('get', () =>
-        call('get', 'GET', `${options.baseUrl}/voices/${encodeURIComponent(id)}`, undefined, ctx),
-      ),
+      id === '.' || id === '..'
+        ? Promise.reject(new ServiceError('not_found', 'No voice has this id.'))
+        : traced('get', () =>
+            call('get', 'GET', `${options.baseUrl}/voices/${encodeURIComponent(id)}`, undefined, ctx),
+          ),
   };
 }
 

@@ -45,6 +45,17 @@ describe('GET /api/voices/:id against a scripted upstream', () => {
     expect(fake.received.at(-1)?.method).toBe('GET');
   });
 
+  it('an id of . or .. (a path step to a URL parser) is 404 not_found, and Truedy is not called', async () => {
+    const { app } = buildService(testConfig(), fake.url);
+    const before = fake.received.length;
+    for (const id of ['%2E%2E', '.%2e', '%2E']) {
+      const res = await request(app).get(`/api/voices/${id}`);
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('not_found');
+    }
+    expect(fake.received.length).toBe(before);
+  });
+
   it('being a read, it is retried on 502, 503 and 504', async () => {
     const clock = new FakeClock({ autoAdvance: true });
     const { app } = buildService(testConfig({ RETRY_MAX_ATTEMPTS: '4' }), fake.url, { clock });
