@@ -63,8 +63,12 @@ export interface RetryInput {
   random: () => number;
 }
 
-/** Is this outcome one a retry cannot turn into a second voice? */
-export function isRetryable(outcome: AttemptOutcome, idempotent: boolean, hasUpstreamWait: boolean): boolean {
+/**
+ * Is this outcome one a retry cannot turn into a second voice? `hasRetryAfter`: the answer carries
+ * a usable Retry-After, the only sign SPEC accepts on a 503 (a reset time in the body or in
+ * X-RateLimit-Reset headers belongs to the rate limit, not to an outage).
+ */
+export function isRetryable(outcome: AttemptOutcome, idempotent: boolean, hasRetryAfter: boolean): boolean {
   switch (outcome.kind) {
     case 'connect_failed':
     case 'unsent':
@@ -76,8 +80,8 @@ export function isRetryable(outcome: AttemptOutcome, idempotent: boolean, hasUps
       return false;
     case 'response':
       if (outcome.status === 429) return true;
-      // A 503 that names a time is Truedy saying "come back then"; without one it may be a crash mid-clone.
-      if (outcome.status === 503) return idempotent || hasUpstreamWait;
+      // A 503 with Retry-After is Truedy saying "come back then"; without one it may be a crash mid-clone.
+      if (outcome.status === 503) return idempotent || hasRetryAfter;
       return idempotent && (outcome.status === 502 || outcome.status === 504);
   }
 }
@@ -87,7 +91,7 @@ export function decideRetry(input: RetryInput): RetryDecision {
   const { outcome, attempt, settings, random } = input;
   const told =
     outcome.kind === 'response' ? upstreamWait(outcome.headers, outcome.body, input.now) : undefined;
-  if (!isRetryable(outcome, input.idempotent, told !== undefined))
+  if (!isRetryable(outcome, input.idempotent, told?.source === 'retry-after'))
     return { retry: false, reason: 'not_retryable' };
 
   const backoffCeiling = Math.min(settings.maxDelayMs, settings.baseDelayMs * 2 ** (attempt - 1));

@@ -106,7 +106,7 @@ describe('isRetryable: only where a retry cannot create a second voice', () => {
     [res(500), true, false, false],
     [res(404), true, false, false],
   ] as [AttemptOutcome, boolean, boolean, boolean][])(
-    '%j idempotent=%s told=%s → %s',
+    '%j idempotent=%s retry-after=%s → %s',
     (o, idem, told, expected) => {
       expect(isRetryable(o, idem, told)).toBe(expected);
     },
@@ -181,6 +181,19 @@ describe('decideRetry', () => {
       retry: true,
       source: 'retry-after',
     });
+  });
+
+  it("does not retry a clone's 503 whose only time is a rate-limit reset (SPEC: only Retry-After)", () => {
+    const resetAt = { error: { details: { reset_at: new Date(NOW + 5000).toISOString() } } };
+    for (const o of [
+      res(503, { 'x-ratelimit-reset': String(NOW / 1000 + 5) }),
+      res(503, { 'x-ratelimit-reset-minute': String(NOW / 1000 + 5) }),
+      res(503, {}, resetAt),
+    ]) {
+      expect(decideRetry(input(o))).toEqual({ retry: false, reason: 'not_retryable' });
+      // A read may be repeated, and then the reset is when.
+      expect(decideRetry(input(o, { idempotent: true }))).toMatchObject({ retry: true });
+    }
   });
 });
 
