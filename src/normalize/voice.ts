@@ -24,19 +24,22 @@ export const VoiceSchema = z.strictObject({
 /** A normalized voice. */
 export type Voice = z.infer<typeof VoiceSchema>;
 
-const STATUS: Record<string, Voice['status']> = {
-  training: 'training',
-  processing: 'training',
-  pending: 'training',
-  queued: 'training',
-  in_progress: 'training',
-  active: 'active',
-  ready: 'active',
-  completed: 'active',
-  succeeded: 'active',
-  failed: 'failed',
-  error: 'failed',
-};
+/** SPEC's status table. A Map: a plain object would also answer `constructor` or `__proto__`. */
+const STATUS = new Map<string, Voice['status']>(
+  Object.entries({
+    training: 'training',
+    processing: 'training',
+    pending: 'training',
+    queued: 'training',
+    in_progress: 'training',
+    active: 'active',
+    ready: 'active',
+    completed: 'active',
+    succeeded: 'active',
+    failed: 'failed',
+    error: 'failed',
+  }),
+);
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
@@ -66,7 +69,7 @@ export function normalizeVoice(raw: unknown, fallbackName: string, receivedAt: D
           : 'reference'
         : 'custom';
   const rawStatus = typeof v.status === 'string' ? v.status.toLowerCase() : undefined;
-  const status = rawStatus === undefined ? undefined : STATUS[rawStatus];
+  const status = rawStatus === undefined ? undefined : STATUS.get(rawStatus);
   const created = isoOrNull(v.created_at) ?? receivedAt.toISOString();
   const voice: Voice = {
     id,

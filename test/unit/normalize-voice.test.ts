@@ -90,6 +90,19 @@ describe('normalizeVoice', () => {
     expect(r.unknownStatus).toBe('warming_up');
   });
 
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
+    'a status named like an object property (%s) is unknown too',
+    (upstream) => {
+      const r = normalizeVoice({ id: 'v', status: upstream }, 'n', at);
+      expect(r.voice?.status).toBe('training');
+      expect(r.unknownStatus).toBe(upstream);
+    },
+  );
+
+  it('keeps to the table, whatever the case', () => {
+    expect(normalizeVoice({ id: 'v', status: 'READY' }, 'n', at).voice?.status).toBe('active');
+  });
+
   it('odd field types fall back as if missing', () => {
     const { voice } = normalizeVoice(
       { id: 'v', name: 42, provider: {}, language: ['en'], created_at: 'yesterday', gender: 1 },
