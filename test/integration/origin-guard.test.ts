@@ -39,7 +39,20 @@ describe('browsers: CORS and the CSRF guard (ALLOWED_ORIGINS)', () => {
     expect(pre.status).toBe(204);
     expect(pre.headers['access-control-allow-origin']).toBe(ALLOWED);
     expect(pre.headers['access-control-allow-methods']).toContain('POST');
-    expect(pre.headers['access-control-allow-headers']).toContain('Idempotency-Key');
+    // Every request header SPEC names for the clone route, trace context included.
+    const allowed = String(pre.headers['access-control-allow-headers'])
+      .split(',')
+      .map((h) => h.trim().toLowerCase());
+    expect(allowed).toEqual(
+      expect.arrayContaining([
+        'authorization',
+        'content-type',
+        'idempotency-key',
+        'x-request-id',
+        'traceparent',
+        'tracestate',
+      ]),
+    );
     expect(pre.headers.vary).toContain('Origin');
 
     const res = await postClone(app, { headers: { Origin: ALLOWED } });

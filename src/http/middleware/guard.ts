@@ -12,7 +12,8 @@ const EXPOSED = [
   'RateLimit-Policy',
   'Idempotent-Replayed',
 ].join(', ');
-const ALLOWED_HEADERS = 'Authorization, Content-Type, Idempotency-Key, X-Request-Id';
+/** Every request header SPEC lets a caller send, W3C trace context included (a web page's tracing sends it). */
+const ALLOWED_HEADERS = 'Authorization, Content-Type, Idempotency-Key, X-Request-Id, traceparent, tracestate';
 
 /**
  * CORS for ALLOWED_ORIGINS and the CSRF guard (SPEC 403 origin_not_allowed): a multipart POST from
