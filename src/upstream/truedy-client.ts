@@ -146,7 +146,12 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
       }
       const parsed = parseJson(Buffer.concat(chunks, size).toString('utf8'));
       return {
-        outcome: { kind: 'response', status: statusCode, headers, body: options.redact(parsed) },
+        outcome: {
+          kind: 'response',
+          status: statusCode,
+          headers: redactRequestId(headers, options.redact),
+          body: options.redact(parsed),
+        },
         bytesSent: sent(),
       };
     } catch (error) {
@@ -344,6 +349,15 @@ function success(
     upstreamRequestId: requestIdOf(body, headers),
     receivedAt: new Date(now),
   };
+}
+
+/**
+ * The headers with Truedy's `X-Request-Id` redacted: it is relayed (`meta.upstream_request_id`,
+ * the logs, the audit trail) like the body, whose secrets are already replaced (SPEC "Errors").
+ */
+function redactRequestId(headers: AttemptHeaders, redact: (value: unknown) => unknown): AttemptHeaders {
+  const id = headers['x-request-id'];
+  return typeof id === 'string' ? { ...headers, 'x-request-id': redact(id) as string } : headers;
 }
 
 /** Truedy's id for a request: its envelope's `meta.request_id`, else its `X-Request-Id` header. */

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import request from 'supertest';
+import { auditFilePath, readAuditFile } from '../helpers/audit-file.js';
 import { audio, buildService, type Reply, suiteFakeUpstream, TEST_KEY, testConfig } from '../helpers/kit.js';
 
 /** SPEC "Errors": no secret reaches a client or a log line, whatever Truedy sends back. */
@@ -76,6 +78,11 @@ describe('secrets Truedy echoes are never relayed', () => {
       },
       201,
     ],
+    [
+      "the key in Truedy's X-Request-Id header of a created voice",
+      { status: 201, headers: { 'x-request-id': `req-${TEST_KEY}` }, body: { data: { id: 'voice_1' } } },
+      201,
+    ],
   ];
 
   it.each(cases)('%s', async (_what, reply, status) => {
@@ -93,6 +100,30 @@ describe('secrets Truedy echoes are never relayed', () => {
       expect(log.text()).not.toContain(secret);
     }
     expect(answer).toContain('[redacted]');
+  });
+
+  it("the key in Truedy's X-Request-Id never reaches the audit file (written without the log's redaction)", async () => {
+    const file = auditFilePath();
+    const { app } = buildService(testConfig({ CLIENT_TOKENS: TOKEN, AUDIT_LOG: file }), fake.url);
+    fake.queue.push(
+      { status: 201, headers: { 'x-request-id': `req-${TEST_KEY}` }, body: { data: { id: 'voice_1' } } },
+      {
+        status: 400,
+        headers: { 'x-request-id': `echo Bearer ${TEST_KEY}` },
+        body: { error: { code: 'bad' } },
+      },
+    );
+    for (const status of [201, 400]) {
+      const res = await request(app)
+        .post('/api/voices/clone')
+        .set('Authorization', `Bearer ${TOKEN}`)
+        .field('name', 'n')
+        .attach('files', audio('sample.mp3'));
+      expect(res.status).toBe(status);
+    }
+    const ids = readAuditFile(file).map((l) => (l as { upstream_request_id?: unknown }).upstream_request_id);
+    expect(ids).toEqual(expect.arrayContaining(['req-[redacted]', 'echo Bearer [redacted]']));
+    expect(readFileSync(file, 'utf8')).not.toContain(TAIL);
   });
 
   it('the shape of what is relayed is kept: only the secret is replaced', async () => {
