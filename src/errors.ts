@@ -44,6 +44,11 @@ export interface ErrorFacts {
   retryAfterMs?: number;
   /** Truedy's id for the request that failed, when it answered with one (logs and the audit trail only). */
   upstreamRequestId?: string;
+  /**
+   * Truedy answered 2xx and the answer still failed (no voice id, too large): the voice may exist
+   * and credits were spent (SPEC), so the failure is as final as a success for an Idempotency-Key.
+   */
+  voiceMayExist?: boolean;
 }
 
 /** A failure with one of the service's own codes. */

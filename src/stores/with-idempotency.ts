@@ -1,4 +1,4 @@
-import { ServiceError, UpstreamRefusal } from '../errors.js';
+import { type DomainError, isDomainError, ServiceError, UpstreamRefusal } from '../errors.js';
 import type { IdempotencyStore, StoredResponse } from './idempotency.js';
 
 /** One idempotent run: the scoped key, the upload's fingerprint, and how long records live. */
@@ -25,15 +25,15 @@ export type StoreFailure = (error: unknown) => void;
 /**
  * Pipeline step (SPEC `Idempotency-Key`): runs `run` at most once per key and upload. The same key
  * and upload replays the stored answer; the same key while the first runs is 409; a different
- * upload is 422. Only definitive answers are stored: a success, or Truedy's own refusal
- * (`encodeRefusal` gives the answer a refusal becomes); anything else releases the claim so a
- * retry can succeed.
+ * upload is 422. Only definitive answers are stored: a success, Truedy's own refusal, or a failure
+ * after Truedy's 2xx (the voice may exist: a retry must not clone again); `encodeFinal` gives the
+ * answer such a failure becomes. Anything else releases the claim so a retry can succeed.
  */
 export async function withIdempotency(
   store: IdempotencyStore,
   claim: IdempotencyClaim,
   run: () => Promise<StoredResponse>,
-  encodeRefusal: (e: UpstreamRefusal) => StoredResponse,
+  encodeFinal: (e: DomainError) => StoredResponse,
   onStoreFailure: StoreFailure,
 ): Promise<IdempotentResult> {
   const found = await store.begin(claim.key, claim.fingerprint, claim.inFlightTtlMs);
@@ -52,10 +52,15 @@ export async function withIdempotency(
   try {
     answer = await run();
   } catch (error) {
-    if (error instanceof UpstreamRefusal) await keep(encodeRefusal(error));
+    if (isFinal(error)) await keep(encodeFinal(error));
     else await store.release(claim.key, found.owner).catch(() => undefined);
     throw error;
   }
   await keep(answer);
   return { answer, replayed: false };
+}
+
+/** A failure the same upload would meet again, or after which Truedy may hold the voice. */
+function isFinal(e: unknown): e is DomainError {
+  return e instanceof UpstreamRefusal || (isDomainError(e) && e.facts.voiceMayExist === true);
 }

@@ -386,7 +386,7 @@ function finalError(
         'upstream_invalid_response',
         'Truedy answered with a body larger than this service reads.',
         { limit: 'UPSTREAM_MAX_RESPONSE_BYTES', value: maxResponseBytes, upstream_status: outcome.status },
-        { attempts },
+        { attempts, voiceMayExist: outcome.status >= 200 && outcome.status < 300 },
       );
     case 'response': {
       if (outcome.status === 429)

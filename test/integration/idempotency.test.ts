@@ -89,6 +89,28 @@ describe('Idempotency-Key (in memory)', () => {
     expect(ok.headers['idempotent-replayed']).toBeUndefined();
   });
 
+  it('stores the 502 for a 2xx without a voice id or too large to read: a retry must not clone again', async () => {
+    const { app } = buildService(testConfig({ UPSTREAM_MAX_RESPONSE_BYTES: '1024' }), fake.url);
+    const before = fake.received.length;
+    fake.queue.push(
+      { status: 201, body: { data: { name: 'no id' } } },
+      { status: 201, body: { data: { id: 'v', name: 'x'.repeat(4096) } } },
+    );
+    for (const key of ['key-no-id', 'key-too-large']) {
+      const first = await post(app, key);
+      expect([first.status, first.body.error.code]).toEqual([502, 'upstream_invalid_response']);
+      const again = await post(app, key);
+      expect(again.status).toBe(502);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(again.body).toEqual(first.body);
+    }
+    expect(fake.received.length - before).toBe(2);
+    // A large answer that is not a 2xx created nothing: it is not kept.
+    fake.queue.push({ status: 500, body: { error: { message: 'x'.repeat(4096) } } });
+    expect((await post(app, 'key-large-500')).status).toBe(502);
+    expect((await post(app, 'key-large-500')).status).toBe(201);
+  });
+
   it('keys are scoped per caller', async () => {
     const { app } = buildService(
       testConfig({ CLIENT_TOKENS: 'tok_caller_one_000000,tok_caller_two_000000' }),

@@ -142,8 +142,8 @@ export function cloneHandler(deps: CloneRouteDeps) {
       traceStore(deps.idempotency),
       { key, fingerprint: fingerprint(request.name, files), inFlightTtlMs, replayTtlMs: REPLAY_TTL_MS },
       clone,
-      (refusal) => {
-        const e = toHttpError(refusal);
+      (failure) => {
+        const e = toHttpError(failure);
         return {
           status: e.status,
           headers: e.headers,

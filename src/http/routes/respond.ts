@@ -35,6 +35,7 @@ export function voiceAnswer(
     log.error({ upstream_status: result.status }, 'Truedy answered 2xx without a voice id');
     throw new ServiceError('upstream_invalid_response', 'Truedy answered without a voice id.', undefined, {
       attempts: result.attempts,
+      voiceMayExist: true,
     });
   }
   if (unknownStatus !== undefined) log.warn({ upstream_status_value: unknownStatus }, 'unknown voice status');
