@@ -118,6 +118,23 @@ export class UpstreamRefusal extends Error {
   }
 }
 
+/**
+ * The caller went away before its answer: the reason the waits and the steps still to come stop
+ * with (SPEC: a client that disconnects cancels the wait and the attempts still to come). Nobody
+ * is left to answer, so it has no code.
+ */
+export class CallerGone extends Error {
+  constructor() {
+    super('the client went away before its answer');
+    this.name = 'CallerGone';
+  }
+}
+
+/** Did this step stop because its caller went away? (A timer's AbortError carries the reason as its cause.) */
+export function isCallerGone(e: unknown): boolean {
+  return e instanceof CallerGone || (e instanceof Error && e.cause instanceof CallerGone);
+}
+
 /** Any error the domain raises on purpose; everything else is a bug (500 internal_error). */
 export type DomainError = ServiceError | UpstreamRefusal;
 

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { ErrorEnvelope } from '../api/schemas.js';
-import { type DomainError, isDomainError, ServiceError } from '../errors.js';
+import { type DomainError, isCallerGone, isDomainError, ServiceError } from '../errors.js';
 import { recordErrorCode } from '../tracing/spans.js';
 import { type HttpError, toHttpError } from './error-table.js';
 import { answerRefusedBody, type LingerLimits } from './linger.js';
@@ -36,6 +36,11 @@ export function errorHandler(logger: Logger, now: () => Date, linger: LingerLimi
   return (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     const log = res.locals.log ?? logger;
+    // Nobody is left to answer; the request's log line and the audit trail say 499.
+    if (isCallerGone(err)) {
+      log.info('the client went away before its answer: the steps still to come were cancelled');
+      return;
+    }
     let domain = isDomainError(err) ? err : clientError(err);
     if (!domain) {
       log.error({ err }, 'unhandled error');

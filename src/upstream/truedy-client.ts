@@ -33,6 +33,10 @@ export interface ReplayableBody {
 /** Per-call context: who asked, and the signal that fires when they go away. */
 export interface CallContext {
   requestId: string;
+  /**
+   * Fires when the caller goes away: the waits and the attempts still to come are cancelled (SPEC),
+   * and so is an attempt whose body is not all sent; one Truedy has whole runs to its answer.
+   */
   signal: AbortSignal;
   log: Logger;
 }
@@ -124,9 +128,19 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
         ...traceHeaders(),
         ...(body ? { 'content-type': 'application/json', 'content-length': String(body.contentLength) } : {}),
       },
-      signal: ctx.signal,
     });
     const sent = () => request.uploadProgress.transferred;
+    // A caller gone while the body is still going out stops the send: Truedy never had a whole
+    // request, so nothing was made. Once Truedy has the body the attempt runs to its answer (SPEC
+    // cancels the waits and the attempts still to come): the voice may be on its way, and its
+    // answer is still kept for the Idempotency-Key and audited. A read is simply stopped.
+    let stopped = false;
+    const stopUnsent = () => {
+      if (body && sent() >= body.contentLength) return;
+      stopped = true;
+      request.destroy();
+    };
+    ctx.signal.addEventListener('abort', stopUnsent, { once: true });
     try {
       const { statusCode, headers } = await new Promise<{ statusCode: number; headers: AttemptHeaders }>(
         (resolve, reject) => {
@@ -155,7 +169,7 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
         bytesSent: sent(),
       };
     } catch (error) {
-      if (ctx.signal.aborted) throw ctx.signal.reason;
+      if (stopped) throw ctx.signal.reason;
       // The body could not be produced (a spooled file removed or cut short under us): our own
       // failure, which no retry can mend and Truedy must not be blamed for.
       if (error instanceof UploadError) {
@@ -177,6 +191,7 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
       ctx.log.warn({ err: { code, message: (error as Error).message } }, 'upstream connection failed');
       return { outcome: { kind: 'network' }, bytesSent: sent() };
     } finally {
+      ctx.signal.removeEventListener('abort', stopUnsent);
       request.destroy();
       stream?.destroy();
     }
@@ -212,6 +227,8 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
     const deadline = start + retry.budgetMs;
     for (let attempt = 1; ; attempt++) {
       await waitForSlot(op, deadline, attempt - 1, ctx);
+      // Gone while its slot was booked, or while the last attempt ran: no attempt is started for nobody.
+      ctx.signal.throwIfAborted();
       const t0 = clock.now();
       const { outcome } = await withSpan(
         `${method} ${URL_TEMPLATES[op]}`,

@@ -1,6 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
+import { auditFilePath, readAuditFile } from '../helpers/audit-file.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { CLONE_PATH, cloneForm, filesIn, truedy429, waitForEmptyDir, withService } from '../helpers/kit.js';
+import {
+  CLONE_PATH,
+  cloneForm,
+  deferred,
+  filesIn,
+  inFlight,
+  truedy429,
+  waitForEmptyDir,
+  waitUntil,
+  withService,
+} from '../helpers/kit.js';
 
 describe('a client that disconnects during the retry wait (SPEC: cancels waits and attempts)', () => {
   it('cancels the pending wait and every attempt still to come, and leaves no spooled file', async () => {
@@ -8,7 +19,7 @@ describe('a client that disconnects during the retry wait (SPEC: cancels waits a
     await withService(
       // Spooled to disk whatever the size, so "no spooled file left" means something.
       { clock, queue: [truedy429(400)], env: { MEMORY_BUFFER_FILE_BYTES: '0' } },
-      async ({ url, fake, config }) => {
+      async ({ url, fake, config, log }) => {
         const controller = new AbortController();
         const pending = fetch(`${url}${CLONE_PATH}`, {
           method: 'POST',
@@ -27,6 +38,46 @@ describe('a client that disconnects during the retry wait (SPEC: cancels waits a
         expect(clock.pending).toEqual([]);
         expect(await waitForEmptyDir(config.uploadDir)).toEqual([]);
         expect(fake.received).toHaveLength(1);
+        // A client that left is not a fault: nothing at error level, the reason at info.
+        await waitUntil('the log of the stop', () =>
+          log.lines.some((l) => String(l.msg).startsWith('the client went away')),
+        );
+        expect(log.lines.filter((l) => Number(l.level) >= 50)).toEqual([]);
+      },
+    );
+  });
+});
+
+describe('a client that leaves once Truedy has its whole request', () => {
+  it('the attempt runs to its answer: kept for the Idempotency-Key, audited, nothing logged as an error', async () => {
+    const held = deferred();
+    const auditFile = auditFilePath();
+    await withService(
+      { queue: [{ until: held.promise }], env: { AUDIT_LOG: auditFile } },
+      async ({ url, fake, inbound, log }) => {
+        const post = (signal?: AbortSignal) =>
+          fetch(`${url}${CLONE_PATH}`, {
+            method: 'POST',
+            body: cloneForm({ name: 'Leaving' }),
+            headers: { 'Idempotency-Key': 'leave-1' },
+            ...(signal ? { signal } : {}),
+          });
+        const controller = new AbortController();
+        const first = inFlight(post(controller.signal));
+        await fake.waitForRequests(1);
+        controller.abort();
+        await expect(first).rejects.toThrow();
+        // The service has seen the client go before Truedy answers.
+        await waitUntil('the service to see the close', () => inbound[0]?.res.destroyed === true);
+        held.resolve();
+        await waitUntil('the outcome on the audit trail', () => readAuditFile(auditFile).length === 2);
+        expect(readAuditFile(auditFile)[1]).toMatchObject({ status: 201, voice_id: expect.any(String) });
+
+        const again = await post();
+        expect(again.status).toBe(201);
+        expect(again.headers.get('idempotent-replayed')).toBe('true');
+        expect(fake.received).toHaveLength(1);
+        expect(log.lines.filter((l) => Number(l.level) >= 50)).toEqual([]);
       },
     );
   });

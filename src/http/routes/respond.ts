@@ -1,15 +1,15 @@
 import type { Response } from 'express';
 import type { AudioMeta, CloneEnvelope, VoiceEnvelope } from '../../api/schemas.js';
-import { ServiceError } from '../../errors.js';
+import { CallerGone, ServiceError } from '../../errors.js';
 import type { NormalizeResult } from '../../normalize/voice.js';
 import type { StoredResponse } from '../../stores/idempotency.js';
 import type { UpstreamSuccess } from '../../upstream/truedy-client.js';
 
-/** An AbortSignal that fires when the client goes away before the answer is written (SPEC: cancels waits and attempts). */
+/** An AbortSignal that fires (with CallerGone) when the client goes away before the answer is written. */
 export function clientGone(res: Response): AbortSignal {
   const controller = new AbortController();
   res.once('close', () => {
-    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+    if (!res.writableFinished) controller.abort(new CallerGone());
   });
   return controller.signal;
 }
