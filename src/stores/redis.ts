@@ -173,6 +173,7 @@ export function createRedisStores(
   const gate: UpstreamGate = {
     reserve: (now, deadline) =>
       guarded(async () => {
+        const id = `${now}:${randomUUID()}`;
         const [ok, at] = await client.bffReserve(
           keys.booked,
           keys.cooldown,
@@ -180,9 +181,13 @@ export function createRedisStores(
           deadline,
           pacing.limit,
           pacing.windowMs,
-          `${now}:${randomUUID()}`,
+          id,
         );
-        return { ok: ok === 1, at };
+        return ok === 1 && pacing.limit > 0 ? { ok: true, at, id } : { ok: ok === 1, at };
+      }),
+    release: (slot) =>
+      guarded(async () => {
+        if (slot.id !== undefined) await client.zrem(keys.booked, slot.id);
       }),
     cooldownUntil: () => guarded(async () => Number((await client.get(keys.cooldown)) ?? 0)),
     setCooldown: (until) =>

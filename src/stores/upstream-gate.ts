@@ -7,11 +7,23 @@ export interface UpstreamGate {
    * Books the earliest send time at or after `now` that respects the cooldown and the pacing cap.
    * When that time lies past `deadline` nothing is booked and `ok` is false.
    */
-  reserve(now: number, deadline: number): Promise<{ ok: boolean; at: number }>;
+  reserve(now: number, deadline: number): Promise<Slot>;
+  /**
+   * Gives back a booked slot that will not be used (its caller left while waiting, or a cooldown
+   * moved it), so it no longer counts against the cap for a window.
+   */
+  release(slot: Slot): Promise<void>;
   /** Until when every call must hold off (epoch ms; 0 or past when none). */
   cooldownUntil(): Promise<number>;
   /** Announces a reset time learned from a 429; later ones win. */
   setCooldown(until: number): Promise<void>;
+}
+
+/** A send time the gate gave; `id` names its booking in a shared schedule. */
+export interface Slot {
+  ok: boolean;
+  at: number;
+  id?: string;
 }
 
 /** Pacing parameters: at most `limit` sends in any `windowMs` (0 = no pacing). */
@@ -51,6 +63,11 @@ export function createMemoryGate(pacing: PacingSettings): UpstreamGate {
       if (at > deadline) return { ok: false, at };
       if (pacing.limit > 0) booked.push(at);
       return { ok: true, at };
+    },
+    async release(slot) {
+      // Booked times are interchangeable: any one booking at this time frees the same room.
+      const i = slot.ok ? booked.indexOf(slot.at) : -1;
+      if (i >= 0) booked.splice(i, 1);
     },
     async cooldownUntil() {
       return cooldown;

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { type DomainError, ServiceError } from '../errors.js';
 import { type UpstreamOperation, upstreamError } from '../normalize/upstream-error.js';
-import type { UpstreamGate } from '../stores/upstream-gate.js';
+import type { Slot, UpstreamGate } from '../stores/upstream-gate.js';
 import {
   ATTR_HTTP_REQUEST_BODY_SIZE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -197,23 +197,40 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
     }
   }
 
-  /** Waits for a send slot that respects cooldown and pacing, or gives up when the budget cannot cover it. */
+  /**
+   * Waits for a send slot that respects cooldown and pacing, or gives up when the budget cannot
+   * cover it. A slot that will not be used (the caller left, a cooldown moved it) is given back,
+   * so nobody's leaving costs the others their share of the cap.
+   */
   async function waitForSlot(op: UpstreamOperation, deadline: number, attempts: number, ctx: CallContext) {
     for (;;) {
       const now = clock.now();
       const slot = await gate.reserve(now, deadline);
       if (!slot.ok)
         throw rateLimited(slot.at - now, attempts, 'pacing or cooldown wait exceeds the retry budget');
-      if (slot.at > now) {
-        // A slot at the shared cooldown's end waits out a 429's reset; any other, the pacing queue.
-        const reason = (await gate.cooldownUntil()) >= slot.at ? 'cooldown' : 'pacing';
-        ctx.log.info({ op, waitMs: slot.at - now, reason }, 'waiting for an upstream slot');
-        options.observer?.wait(op, (slot.at - now) / 1000);
-        await wait(reason, slot.at - now, ctx);
+      try {
+        if (slot.at > now) {
+          // A slot at the shared cooldown's end waits out a 429's reset; any other, the pacing queue.
+          const reason = (await gate.cooldownUntil()) >= slot.at ? 'cooldown' : 'pacing';
+          ctx.log.info({ op, waitMs: slot.at - now, reason }, 'waiting for an upstream slot');
+          options.observer?.wait(op, (slot.at - now) / 1000);
+          await wait(reason, slot.at - now, ctx);
+        }
+        // Gone while the slot was booked or waited for: no attempt is started for nobody.
+        ctx.signal.throwIfAborted();
+        // A 429 seen elsewhere while we waited moves the whole queue behind the announced reset.
+        if ((await gate.cooldownUntil()) <= clock.now()) return;
+      } catch (error) {
+        await giveBack(slot);
+        throw error;
       }
-      // A 429 seen elsewhere while we waited moves the whole queue behind the announced reset.
-      if ((await gate.cooldownUntil()) <= clock.now()) return;
+      await giveBack(slot);
     }
+  }
+
+  /** Gives a slot back; a store that cannot be reached lets it expire with its window instead. */
+  function giveBack(slot: Slot): Promise<void> {
+    return gate.release(slot).catch(() => undefined);
   }
 
   async function call(
@@ -227,8 +244,6 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
     const deadline = start + retry.budgetMs;
     for (let attempt = 1; ; attempt++) {
       await waitForSlot(op, deadline, attempt - 1, ctx);
-      // Gone while its slot was booked, or while the last attempt ran: no attempt is started for nobody.
-      ctx.signal.throwIfAborted();
       const t0 = clock.now();
       const { outcome } = await withSpan(
         `${method} ${URL_TEMPLATES[op]}`,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { buildService, suiteFakeUpstream, testConfig } from '../helpers/kit.js';
@@ -9,6 +10,29 @@ describe('several instances, one Redis', () => {
   const fake = suiteFakeUpstream();
 
   sharedStoreCases(() => ({ REDIS_URL: redis().url }), fake);
+
+  it('a pacing slot given back leaves the shared schedule (a caller that left costs nobody a slot)', async () => {
+    const env = {
+      REDIS_URL: redis().url,
+      REDIS_KEY_PREFIX: `t-${randomUUID()}:`,
+      UPSTREAM_RATE_LIMIT_PER_MINUTE: '2',
+    };
+    const b = buildService(testConfig(env), fake.url);
+    try {
+      expect(await b.ready(5000)).toBe(true);
+      const now = Date.now();
+      const book = () => b.gate.reserve(now, now + 90_000);
+      const first = await book();
+      const second = await book();
+      const third = await book();
+      expect([first.at, second.at, third.at]).toEqual([now, now, now + 60_000]);
+      await b.gate.release(third);
+      await b.gate.release(second);
+      expect((await book()).at).toBe(now);
+    } finally {
+      await b.close();
+    }
+  });
 });
 
 describe('Redis down', () => {

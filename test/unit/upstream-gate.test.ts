@@ -40,6 +40,22 @@ describe('memory gate with SPEC numbers (100 per 60 s) on an injected clock', ()
     expect(answers.slice(100).every((a) => !a.ok && a.at === now + 60_000)).toBe(true);
   });
 
+  it('a slot given back no longer counts against the cap; one never booked changes nothing', async () => {
+    const gate = createMemoryGate({ limit: 2, windowMs: 60_000 });
+    const now = 1_000_000;
+    const book = () => gate.reserve(now, now + 90_000);
+    const a = await book();
+    const b = await book();
+    const c = await book();
+    expect([a.at, b.at, c.at]).toEqual([now, now, now + 60_000]);
+    await gate.release({ ok: false, at: now }); // refused: it booked nothing
+    const d = await book();
+    expect(d).toEqual({ ok: true, at: now + 60_000 });
+    for (const slot of [b, c, d]) await gate.release(slot);
+    // One send left in the window: the next goes at once.
+    expect(await book()).toEqual({ ok: true, at: now });
+  });
+
   it('a cooldown moves every slot behind the announced reset', async () => {
     const gate = createMemoryGate({ limit: 0, windowMs: 60_000 });
     await gate.setCooldown(5000);
