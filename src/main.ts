@@ -130,6 +130,11 @@ async function main() {
     await closed;
     clearTimeout(timer);
     clearInterval(reaper);
+    // A clone whose client left once Truedy had it runs to its answer (audited, kept for its key).
+    const working = service.lifecycle.work.size;
+    if (working > 0) logger.info({ requests: working }, 'draining: waiting for requests with no client left');
+    if (!(await service.workSettled(deadline - Date.now())))
+      logger.warn('drain timeout: stopping with requests still waiting for Truedy');
     await service.close();
     sandbox?.close();
     sandbox?.closeAllConnections();

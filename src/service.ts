@@ -9,9 +9,9 @@ import {
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/config.js';
 import { createApp } from './http/app.js';
+import { createLifecycle, type Lifecycle, workSettled } from './http/lifecycle.js';
 import { createMetrics } from './http/metrics.js';
 import { DEFAULT_WEB_DIR } from './http/routes/form.js';
-import type { Lifecycle } from './http/routes/health.js';
 import { createAuthenticator } from './identity/authenticator.js';
 import type { JwksOptions } from './identity/jwks-keys.js';
 import { createRedactor, type Redactor } from './redact.js';
@@ -89,7 +89,7 @@ export function createService(config: Config, options: ServiceOptions) {
   // One per process: every request's in-memory parts count against it (SPEC MEMORY_BUFFER_TOTAL_BYTES).
   const memoryBudget = createMemoryBudget(config.memoryBuffer);
   const metrics = createMetrics();
-  const lifecycle = options.lifecycle ?? { draining: false };
+  const lifecycle = options.lifecycle ?? createLifecycle();
   const pacing = { limit: config.upstreamRateLimitPerMinute, windowMs: options.pacingWindowMs ?? 60_000 };
   // REDIS_URL: limits, cooldown and pacing are shared by every instance (SPEC "Configuration").
   const redis = config.redis ? createRedisStores(config.redis, pacing, options.logger) : undefined;
@@ -145,6 +145,11 @@ export function createService(config: Config, options: ServiceOptions) {
     memoryBudget,
     /** Resolves once the shared store is connected (true), or after `timeoutMs` (false); true without Redis. */
     ready: (timeoutMs: number) => redis?.ready(timeoutMs) ?? Promise.resolve(true),
+    /**
+     * Resolves once every request's work has settled, also the work of clients that left (true), or
+     * after `timeoutMs` (false): the drain waits for it before `close`.
+     */
+    workSettled: (timeoutMs: number) => workSettled(lifecycle, timeoutMs),
     /** Stops the stores and removes the spool folder; call once no request is in flight. */
     close: async () => {
       await redis?.close();

@@ -13,6 +13,7 @@ import type { MemoryBudget } from '../upload/memory-budget.js';
 import type { SpoolFolder } from '../upload/spool-folder.js';
 import type { TruedyClient } from '../upstream/truedy-client.js';
 import { errorHandler } from './error-handler.js';
+import type { Lifecycle } from './lifecycle.js';
 import type { Metrics } from './metrics.js';
 import { authenticate } from './middleware/authenticate.js';
 import { beforeBody } from './middleware/before-body.js';
@@ -22,7 +23,7 @@ import { OPENAPI } from './openapi.js';
 import { cloneHandler } from './routes/clone.js';
 import { auditRefusals } from './routes/clone-audit.js';
 import { type FormOptions, formRoutes } from './routes/form.js';
-import { healthHandler, type Lifecycle, readyHandler } from './routes/health.js';
+import { healthHandler, readyHandler } from './routes/health.js';
 import { getVoiceHandler } from './routes/voices.js';
 
 /** Everything the app is built from, ready-made: `createService` is the one place that sets defaults. */
@@ -120,6 +121,7 @@ export function createApp(deps: AppDeps): Express {
       audit: deps.audit,
       spoolFolder: deps.spoolFolder,
       memoryBudget: deps.memoryBudget,
+      lifecycle,
     }),
   );
   app.get('/api/voices/:id', getVoiceHandler({ upstream: deps.upstream, clock }));

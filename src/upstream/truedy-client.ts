@@ -138,9 +138,12 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
     const stopUnsent = () => {
       if (body && sent() >= body.contentLength) return;
       stopped = true;
-      request.destroy();
+      // With an error: got's stream then fails, so the wait for its answer below ends too.
+      request.destroy(ctx.signal.reason);
     };
     ctx.signal.addEventListener('abort', stopUnsent, { once: true });
+    // Gone in the moment between the slot and this attempt: an abort event will not come again.
+    if (ctx.signal.aborted) stopUnsent();
     try {
       const { statusCode, headers } = await new Promise<{ statusCode: number; headers: AttemptHeaders }>(
         (resolve, reject) => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
 import { audio, filesIn, TEST_KEY, tempDir } from '../helpers/fixtures.js';
@@ -63,6 +64,52 @@ describe('SIGTERM', () => {
       expect(await svc.exited).toBe(0);
       expect(filesIn(uploadDir)).toEqual([]);
       expect(svc.lines.some((l) => l.includes('draining'))).toBe(true);
+    } finally {
+      svc.proc.kill('SIGKILL');
+      await fake.close();
+    }
+  });
+
+  it('waits for a clone whose client left once Truedy had it: its outcome is audited, then exit 0', async () => {
+    const release = deferred();
+    const fake = await startFakeUpstream([{ until: release.promise }]);
+    const auditLog = path.join(tempDir(), 'audit.log');
+    const svc = await startServiceProcess({
+      TRUEDY_API_KEY: TEST_KEY,
+      TRUEDY_BASE_URL: fake.url,
+      UPLOAD_DIR: tempDir(),
+      UPSTREAM_RATE_LIMIT_PER_MINUTE: '0',
+      AUDIT_LOG: auditLog,
+    });
+    try {
+      const { body, contentType } = multipart([
+        { field: 'name', value: 'Left' },
+        { field: 'files', filename: 'a.mp3', data: readFileSync(audio('sample.mp3')) },
+      ]);
+      const req = request(new URL('/api/voices/clone', svc.url), {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+      });
+      req.on('error', () => undefined);
+      req.end(body);
+      await fake.waitForRequests(1);
+      req.destroy(); // the client leaves; Truedy has the whole request
+      await waitUntil('the request to end for its client', () =>
+        svc.lines.some((l) => l.includes('"status":499')),
+      );
+      svc.proc.kill('SIGTERM');
+      await waitUntil('the drain to wait for it', () =>
+        svc.lines.some((l) => l.includes('waiting for requests with no client left')),
+      );
+      expect([svc.proc.exitCode, svc.proc.signalCode]).toEqual([null, null]);
+      release.resolve();
+      expect(await svc.exited).toBe(0);
+      const outcome = readFileSync(auditLog, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .find((e) => e.event === 'clone_outcome');
+      expect(outcome).toMatchObject({ status: 201, voice_id: expect.any(String) });
     } finally {
       svc.proc.kill('SIGKILL');
       await fake.close();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { createMemoryGate, type UpstreamGate } from '../../src/stores/upstream-gate.js';
 import { auditFilePath, readAuditFile } from '../helpers/audit-file.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import {
@@ -54,7 +55,7 @@ describe('a client that leaves once Truedy has its whole request', () => {
     const auditFile = auditFilePath();
     await withService(
       { queue: [{ until: held.promise }], env: { AUDIT_LOG: auditFile } },
-      async ({ url, fake, inbound, log }) => {
+      async ({ url, fake, inbound, log, memoryBudget }) => {
         const post = (signal?: AbortSignal) =>
           fetch(`${url}${CLONE_PATH}`, {
             method: 'POST',
@@ -69,8 +70,11 @@ describe('a client that leaves once Truedy has its whole request', () => {
         await expect(first).rejects.toThrow();
         // The service has seen the client go before Truedy answers.
         await waitUntil('the service to see the close', () => inbound[0]?.res.destroyed === true);
+        // The attempt still holds the upload it sends: its memory is not given back yet.
+        expect(memoryBudget.inUse).toBeGreaterThan(0);
         held.resolve();
         await waitUntil('the outcome on the audit trail', () => readAuditFile(auditFile).length === 2);
+        await waitUntil('the memory given back', () => memoryBudget.inUse === 0);
         expect(readAuditFile(auditFile)[1]).toMatchObject({ status: 201, voice_id: expect.any(String) });
 
         const again = await post();
@@ -80,5 +84,55 @@ describe('a client that leaves once Truedy has its whole request', () => {
         expect(log.lines.filter((l) => Number(l.level) >= 50)).toEqual([]);
       },
     );
+  });
+
+  it('a read whose client leaves before Truedy answers is stopped, and settles', async () => {
+    const held = deferred();
+    await withService({ queue: [{ until: held.promise }] }, async ({ url, fake, log }) => {
+      const controller = new AbortController();
+      const read = inFlight(fetch(`${url}/api/voices/voice_1`, { signal: controller.signal }));
+      await fake.waitForRequests(1);
+      controller.abort();
+      await expect(read).rejects.toThrow();
+      await waitUntil('the stop logged', () =>
+        log.lines.some((l) => String(l.msg).startsWith('the client went away')),
+      );
+      expect(log.lines.filter((l) => Number(l.level) >= 50)).toEqual([]);
+      held.resolve();
+    });
+  });
+
+  it('a client gone just before its attempt starts: no attempt is sent', async () => {
+    // The gate's last check before the attempt is held open while the client leaves.
+    const inner = createMemoryGate({ limit: 0, windowMs: 60_000 });
+    const reached = deferred();
+    const proceed = deferred();
+    const gate: UpstreamGate = {
+      ...inner,
+      cooldownUntil: async () => {
+        reached.resolve();
+        await proceed.promise;
+        return inner.cooldownUntil();
+      },
+    };
+    await withService({ service: { gate } }, async ({ url, fake, inbound, log }) => {
+      const controller = new AbortController();
+      const post = inFlight(
+        fetch(`${url}${CLONE_PATH}`, {
+          method: 'POST',
+          body: cloneForm({ name: 'Late' }),
+          signal: controller.signal,
+        }),
+      );
+      await reached.promise;
+      controller.abort();
+      await expect(post).rejects.toThrow();
+      await waitUntil('the service to see the close', () => inbound[0]?.res.destroyed === true);
+      proceed.resolve();
+      await waitUntil('the stop logged', () =>
+        log.lines.some((l) => String(l.msg).startsWith('the client went away')),
+      );
+      expect(fake.received).toHaveLength(0);
+    });
   });
 });

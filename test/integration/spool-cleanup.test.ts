@@ -10,6 +10,7 @@ import {
   startService,
   testConfig,
   waitForEmptyDir,
+  waitUntil,
 } from '../helpers/kit.js';
 import { multipart } from '../helpers/multipart.js';
 import { rawConnect } from '../helpers/raw-client.js';
@@ -84,7 +85,8 @@ describe('client gone while the body is going upstream', () => {
       UPSTREAM_TIMEOUT_MS: '60000',
       ...SPOOL_ALL,
     });
-    const server = await listen(buildService(config, stalled.url).app);
+    const built = buildService(config, stalled.url);
+    const server = await listen(built.app);
     try {
       const { all } = rawClone([
         { field: 'name', value: 'Gone' },
@@ -97,6 +99,11 @@ describe('client gone while the body is going upstream', () => {
       client.destroy();
       expect(await waitForEmptyDir(config.uploadDir)).toEqual([]);
       expect(descriptorsInto(config.uploadDir)).toEqual([]);
+      // The stopped attempt settles: the request ends as a client that left, not as a fault.
+      await waitUntil('the stop logged', () =>
+        built.log.lines.some((l) => String(l.msg).startsWith('the client went away')),
+      );
+      expect(built.log.lines.filter((l) => Number(l.level) >= 50)).toEqual([]);
     } finally {
       await server.close();
       await stalled.close();

@@ -74,18 +74,22 @@ export function auditAnswer(
  */
 export function auditRefusals(audit: AuditTrail) {
   return async (err: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (req.method === 'POST' && req.path === '/' && !res.headersSent) {
-      const domain = isDomainError(err) ? err : undefined;
-      // A client gone before its answer is recorded as nginx logs it: 499.
-      const gone = res.destroyed && !res.writableFinished;
-      await auditOutcome(audit, req, res, {
-        status: gone ? 499 : domain ? toHttpError(domain).status : 500,
-        code: gone ? 'client_closed' : (domain?.code ?? 'internal_error'),
-        voiceId: null,
-        upstreamRequestId: domain?.facts.upstreamRequestId ?? null,
-        attempts: domain?.facts.attempts ?? res.locals.upstreamAttempts ?? 0,
-      });
-    }
+    if (req.method === 'POST' && req.path === '/' && !res.headersSent)
+      await auditFailure(audit, req, res, err);
     next(err);
   };
+}
+
+/** The outcome of a clone that failed (once: a failure the route audited itself is not audited again). */
+export function auditFailure(audit: AuditTrail, req: Request, res: Response, err: unknown): Promise<void> {
+  const domain = isDomainError(err) ? err : undefined;
+  // A client gone before its answer is recorded as nginx logs it: 499.
+  const gone = res.destroyed && !res.writableFinished;
+  return auditOutcome(audit, req, res, {
+    status: gone ? 499 : domain ? toHttpError(domain).status : 500,
+    code: gone ? 'client_closed' : (domain?.code ?? 'internal_error'),
+    voiceId: null,
+    upstreamRequestId: domain?.facts.upstreamRequestId ?? null,
+    attempts: domain?.facts.attempts ?? res.locals.upstreamAttempts ?? 0,
+  });
 }

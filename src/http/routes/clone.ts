@@ -21,9 +21,10 @@ import type { TruedyClient } from '../../upstream/truedy-client.js';
 import { errorEnvelope } from '../error-handler.js';
 import { toHttpError } from '../error-table.js';
 import { idempotencyKey } from '../idempotency-key.js';
+import { type Lifecycle, trackWork } from '../lifecycle.js';
 import type { Metrics } from '../metrics.js';
 import { clientKey } from '../middleware/guard.js';
-import { auditAnswer, auditRequested } from './clone-audit.js';
+import { auditAnswer, auditFailure, auditRequested } from './clone-audit.js';
 import { type Answer, clientGone, send, voiceAnswer } from './respond.js';
 
 /** What the clone route is composed from. */
@@ -39,6 +40,8 @@ export interface CloneRouteDeps {
   spoolFolder: Pick<SpoolFolder, 'dir' | 'openWrite'>;
   /** The process's memory allowance: small parts are held there instead of the spool. */
   memoryBudget: MemoryBudget;
+  /** Where the drain finds work still running for a client that left. */
+  lifecycle: Lifecycle;
 }
 
 const REPLAY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -92,6 +95,7 @@ export function cloneHandler(deps: CloneRouteDeps) {
     req: Request,
     res: Response,
     spool: Spool,
+    uploadRead: () => void,
   ): Promise<{ answer: Answer; replayed: boolean }> {
     const idemKey = idempotencyKey(req);
     const upload = await withSpan(SPAN.uploadRead, {}, async (span) => {
@@ -99,6 +103,7 @@ export function cloneHandler(deps: CloneRouteDeps) {
       span.setAttributes({ [ATTR.uploadFiles]: received.files.length, [ATTR.uploadBytes]: received.bytes });
       return received;
     });
+    uploadRead();
     res.locals.uploadBytes = upload.bytes;
     const request = validateUpload(upload);
     res.locals.cloneFacts = { name: request.name, consent: request.consent, files: request.files };
@@ -158,21 +163,34 @@ export function cloneHandler(deps: CloneRouteDeps) {
     );
   }
 
-  return async (req: Request, res: Response) => {
+  /** One clone from its request to its answer, its outcome audited either way. */
+  async function run(req: Request, res: Response): Promise<void> {
     const spool = new Spool(deps.spoolFolder, deps.memoryBudget);
-    // A client gone mid-upload never reaches the finally below: the close releases it.
-    res.once('close', () => void spool.release());
+    // A client gone mid-upload never reaches the release below (its upload never ends): the close
+    // releases it. Once the upload is read every step settles, and an attempt Truedy has whole
+    // runs on after the client left, still holding the upload: it is released after that.
+    let read = false;
+    res.once('close', () => {
+      if (!read) void spool.release();
+    });
     let result: { answer: Answer; replayed: boolean };
     try {
-      result = await handle(req, res, spool);
-    } finally {
       // The upload is not needed once Truedy has answered (or the request was refused): it is
       // gone before the answer goes out (SPEC "No spooled upload outlives its request").
-      await spool.release();
+      result = await handle(req, res, spool, () => {
+        read = true;
+      }).finally(() => spool.release());
+    } catch (error) {
+      // Audited here, inside the work a drain waits for: a client that left is not there to wait.
+      await auditFailure(deps.audit, req, res, error);
+      throw error;
     }
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
     // The outcome is on the trail before the answer goes out (SPEC "Identity, consent and audit").
     await auditAnswer(deps.audit, req, res, result.answer, result.replayed);
     send(res, result.answer);
-  };
+  }
+
+  // Work a drain waits for, also once its client has left.
+  return (req: Request, res: Response) => trackWork(deps.lifecycle, run(req, res));
 }

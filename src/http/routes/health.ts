@@ -1,10 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Readiness } from '../../api/schemas.js';
-
-/** Process state the probes read. */
-export interface Lifecycle {
-  draining: boolean;
-}
+import type { Lifecycle } from '../lifecycle.js';
 
 /** `GET /healthz`: the process runs. */
 export function healthHandler(_req: Request, res: Response) {
