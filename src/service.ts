@@ -19,7 +19,7 @@ import { createMemoryIdempotencyStore } from './stores/idempotency.js';
 import { createRedisStores } from './stores/redis.js';
 import { createMemoryGate, type UpstreamGate } from './stores/upstream-gate.js';
 import { createMemoryBudget } from './upload/memory-budget.js';
-import { type OpenWrite, openSpoolFolder } from './upload/spool-folder.js';
+import { type OpenWrite, openSpoolFolder, type SpoolFolder } from './upload/spool-folder.js';
 import { createTruedyClient } from './upstream/truedy-client.js';
 
 /** Overrides for tests and for main: where Truedy is and which clock and stores to use. */
@@ -77,9 +77,20 @@ function warnOnProxyTrust(config: Config, logger: Logger): void {
  * the one place where defaults are set.
  */
 export function createService(config: Config, options: ServiceOptions) {
-  const clock = options.clock ?? systemClock;
   // Throws when UPLOAD_DIR cannot be used: main reports it as a start-up error.
   const spoolFolder = openSpoolFolder(config.uploadDir, { openWrite: options.openWrite });
+  try {
+    return wire(config, options, spoolFolder);
+  } catch (error) {
+    // A start-up that fails past this point (a TLS file, TRUST_PROXY) leaves no folder behind.
+    spoolFolder.close();
+    throw error;
+  }
+}
+
+/** createService once the spool folder is open. */
+function wire(config: Config, options: ServiceOptions, spoolFolder: SpoolFolder) {
+  const clock = options.clock ?? systemClock;
   if (spoolFolder.swept.length > 0) {
     options.logger.warn(
       { folders: spoolFolder.swept.length },

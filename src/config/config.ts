@@ -21,6 +21,15 @@ const int = (min: number, fallback: number) =>
     .pipe(z.number().int().min(min).max(Number.MAX_SAFE_INTEGER))
     .default(fallback);
 
+/** Node's longest timer (2^31 − 1 ms, about 24.8 days): a longer one fires at once, with a warning. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Milliseconds that become a timer: a whole number from `min` up to MAX_TIMER_MS. */
+const ms = (min: number, fallback: number) =>
+  int(min, fallback).pipe(
+    z.number().max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} (Node's longest timer)`),
+  );
+
 /** A non-negative number of seconds, decimals allowed (`0` = no limit). */
 const seconds = z
   .string()
@@ -58,8 +67,8 @@ const trustProxy = z
   .trim()
   .default('false')
   .transform((v): boolean | number | string => {
-    if (v === 'false' || v === '') return false;
-    if (v === 'true') return true;
+    if (/^false$/i.test(v) || v === '') return false;
+    if (/^true$/i.test(v)) return true;
     if (/^\d+$/.test(v)) return Number(v);
     return v; // a comma list of subnets or Express's names (loopback, uniquelocal…)
   });
@@ -99,13 +108,13 @@ const variables = z.object({
   MAX_FILES: int(1, 25),
   MAX_FILE_BYTES: int(1, 10_485_760),
   MAX_TOTAL_BYTES: int(1, 52_428_800),
-  UPSTREAM_TIMEOUT_MS: int(1, 120_000),
+  UPSTREAM_TIMEOUT_MS: ms(1, 120_000),
   UPSTREAM_MAX_RESPONSE_BYTES: int(1, 1_048_576),
   RETRY_MAX_ATTEMPTS: int(1, 4),
-  RETRY_BASE_DELAY_MS: int(0, 500),
-  RETRY_MAX_DELAY_MS: int(0, 20_000),
-  RETRY_BUDGET_MS: int(0, 60_000),
-  RATE_LIMIT_WINDOW_MS: int(1, 60_000),
+  RETRY_BASE_DELAY_MS: ms(0, 500),
+  RETRY_MAX_DELAY_MS: ms(0, 20_000),
+  RETRY_BUDGET_MS: ms(0, 60_000),
+  RATE_LIMIT_WINDOW_MS: ms(1, 60_000),
   RATE_LIMIT_MAX: int(1, 20),
   UPSTREAM_RATE_LIMIT_PER_MINUTE: int(0, 100),
   // Cluster mode takes several seed nodes, so the URL is a comma list (SPEC "Several instances").
@@ -132,9 +141,9 @@ const variables = z.object({
   UPLOAD_DIR: z.string().trim().min(1).default(os.tmpdir()),
   MEMORY_BUFFER_FILE_BYTES: int(0, 1_048_576),
   MEMORY_BUFFER_TOTAL_BYTES: int(0, 33_554_432),
-  SHUTDOWN_TIMEOUT_MS: int(0, 30_000),
-  HEADERS_TIMEOUT_MS: int(1, 20_000),
-  REQUEST_TIMEOUT_MS: int(1, 300_000),
+  SHUTDOWN_TIMEOUT_MS: ms(0, 30_000),
+  HEADERS_TIMEOUT_MS: ms(1, 20_000),
+  REQUEST_TIMEOUT_MS: ms(1, 300_000),
   // The OpenTelemetry SDK reads the standard OTEL_* variables itself; these are checked here so a
   // typo stops start-up like any other value, and so tracing costs nothing when none is set.
   OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),

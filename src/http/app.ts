@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Readiness } from '../api/schemas.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
 import type { Clock } from '../clock.js';
-import type { Config } from '../config/config.js';
+import { type Config, ConfigError } from '../config/config.js';
 import { ServiceError } from '../errors.js';
 import type { Authenticator } from '../identity/authenticator.js';
 import type { IdempotencyStore } from '../stores/idempotency.js';
@@ -57,7 +57,15 @@ export function createApp(deps: AppDeps): Express {
   const { config, logger, clock, metrics, lifecycle } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.trustProxy);
+  try {
+    app.set('trust proxy', config.trustProxy);
+  } catch (error) {
+    // Express compiles the addresses here (proxy-addr): its message alone names no variable.
+    throw new ConfigError(
+      'TRUST_PROXY',
+      `must be true, false, a number of hops, or a comma list of addresses, subnets and loopback, linklocal or uniquelocal (${(error as Error).message})`,
+    );
+  }
   app.set('query parser', 'simple');
 
   app.use(requestContext(logger, metrics, clock));

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -39,13 +39,17 @@ describe('the service as a process (npm start)', () => {
 describe('configuration that stops start-up with a one-line reason', () => {
   // Started together: each is a process that reads its config and exits.
   const aFile = path.join(base, 'not-a-dir');
-  let exits: Record<'production' | 'unparsable' | 'uploadDir', ReturnType<typeof runToExit>>;
+  // Its own UPLOAD_DIR: a start-up that fails once the process's spool folder is made leaves none.
+  const trustDir = path.join(base, 'trust');
+  let exits: Record<'production' | 'unparsable' | 'uploadDir' | 'trustProxy', ReturnType<typeof runToExit>>;
   beforeAll(() => {
     writeFileSync(aFile, 'x');
+    mkdirSync(trustDir);
     exits = {
       production: runToExit({ NODE_ENV: 'production' }),
       unparsable: runToExit({ MAX_FILES: 'abc' }),
       uploadDir: runToExit({ UPLOAD_DIR: path.join(aFile, 'spool') }),
+      trustProxy: runToExit({ TRUST_PROXY: 'yes', UPLOAD_DIR: trustDir }),
     };
   });
 
@@ -66,5 +70,13 @@ describe('configuration that stops start-up with a one-line reason', () => {
     const { code, stderr } = await exits.uploadDir;
     expect(code).not.toBe(0);
     expect(stderr).toMatch(/UPLOAD_DIR/);
+  });
+
+  it('a TRUST_PROXY Express cannot compile stops start-up naming it, and leaves no spool folder', async () => {
+    const { code, stderr } = await exits.trustProxy;
+    expect(code).not.toBe(0);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/TRUST_PROXY: must be true, false/);
+    expect(readdirSync(trustDir)).toEqual([]);
   });
 });

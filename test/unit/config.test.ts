@@ -53,6 +53,11 @@ describe('loadConfig', () => {
     ['AUTH_PROXY_USER_HEADER', 'not a header'],
     ['REDIS_SENTINELS', 'no-port'],
     ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
+    // Past Node's longest timer a timeout would fire at once.
+    ['UPSTREAM_TIMEOUT_MS', '3000000000'],
+    ['RATE_LIMIT_WINDOW_MS', '99999999999'],
+    ['SHUTDOWN_TIMEOUT_MS', '2147483648'],
+    ['RETRY_BUDGET_MS', '9007199254740991'],
   ])('a bad %s stops start-up naming the variable', (variable, value) => {
     expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^${variable}: `));
@@ -80,6 +85,11 @@ describe('loadConfig', () => {
     expect(c.trustProxy).toBe(2);
     expect(c.truedyBaseUrl).toBe('http://127.0.0.1:4010');
     expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toBe('loopback, 10.0.0.0/8');
+    expect([
+      loadConfig({ TRUST_PROXY: 'True' }).trustProxy,
+      loadConfig({ TRUST_PROXY: 'FALSE' }).trustProxy,
+    ]).toEqual([true, false]);
+    expect(loadConfig({ SHUTDOWN_TIMEOUT_MS: '2147483647' }).shutdownTimeoutMs).toBe(2_147_483_647);
   });
 
   it.each([
