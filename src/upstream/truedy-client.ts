@@ -219,10 +219,12 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
           options.observer?.wait(op, (slot.at - now) / 1000);
           await wait(reason, slot.at - now, ctx);
         }
-        // Gone while the slot was booked or waited for: no attempt is started for nobody.
-        ctx.signal.throwIfAborted();
         // A 429 seen elsewhere while we waited moves the whole queue behind the announced reset.
-        if ((await gate.cooldownUntil()) <= clock.now()) return;
+        if ((await gate.cooldownUntil()) <= clock.now()) {
+          // Gone while the slot was booked, waited for or checked: no attempt is started for nobody.
+          ctx.signal.throwIfAborted();
+          return;
+        }
       } catch (error) {
         await giveBack(slot);
         throw error;

@@ -1,7 +1,9 @@
+import { request } from 'node:http';
 import { describe, expect, it } from '@jest/globals';
 import { createMemoryGate, type UpstreamGate } from '../../src/stores/upstream-gate.js';
 import { auditFilePath, readAuditFile } from '../helpers/audit-file.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { wavOfSize } from '../helpers/fixtures.js';
 import {
   CLONE_PATH,
   cloneForm,
@@ -13,6 +15,7 @@ import {
   waitUntil,
   withService,
 } from '../helpers/kit.js';
+import { multipart } from '../helpers/multipart.js';
 
 describe('a client that disconnects during the retry wait (SPEC: cancels waits and attempts)', () => {
   it('cancels the pending wait and every attempt still to come, and leaves no spooled file', async () => {
@@ -102,17 +105,22 @@ describe('a client that leaves once Truedy has its whole request', () => {
     });
   });
 
-  it('a client gone just before its attempt starts: no attempt is sent', async () => {
+  it('a client gone just before its attempt starts: no attempt is sent, its pacing slot is given back', async () => {
     // The gate's last check before the attempt is held open while the client leaves.
-    const inner = createMemoryGate({ limit: 0, windowMs: 60_000 });
+    const inner = createMemoryGate({ limit: 2, windowMs: 60_000 });
     const reached = deferred();
     const proceed = deferred();
+    const released: number[] = [];
     const gate: UpstreamGate = {
       ...inner,
       cooldownUntil: async () => {
         reached.resolve();
         await proceed.promise;
         return inner.cooldownUntil();
+      },
+      release: async (slot) => {
+        released.push(slot.at);
+        await inner.release(slot);
       },
     };
     await withService({ service: { gate } }, async ({ url, fake, inbound, log }) => {
@@ -133,6 +141,50 @@ describe('a client that leaves once Truedy has its whole request', () => {
         log.lines.some((l) => String(l.msg).startsWith('the client went away')),
       );
       expect(fake.received).toHaveLength(0);
+      expect(released).toHaveLength(1);
+    });
+  });
+
+  it('a failed answer Truedy gives after its client left is audited as that answer, not as 499', async () => {
+    const held = deferred();
+    const auditFile = auditFilePath();
+    const reply = { until: held.promise, status: 201, body: { data: { name: 'no id' } } };
+    await withService({ queue: [reply], env: { AUDIT_LOG: auditFile } }, async ({ url, fake, inbound }) => {
+      const controller = new AbortController();
+      const first = inFlight(
+        fetch(`${url}${CLONE_PATH}`, {
+          method: 'POST',
+          body: cloneForm({ name: 'No id' }),
+          signal: controller.signal,
+        }),
+      );
+      await fake.waitForRequests(1);
+      controller.abort();
+      await expect(first).rejects.toThrow();
+      await waitUntil('the service to see the close', () => inbound[0]?.res.destroyed === true);
+      held.resolve();
+      await waitUntil('the outcome on the audit trail', () => readAuditFile(auditFile).length === 2);
+      expect(readAuditFile(auditFile)[1]).toMatchObject({ status: 502, code: 'upstream_invalid_response' });
+    });
+  });
+
+  it('a client gone mid-upload is audited as 499 client_closed', async () => {
+    const auditFile = auditFilePath();
+    await withService({ env: { AUDIT_LOG: auditFile } }, async ({ url, inbound }) => {
+      const { body, contentType } = multipart([
+        { field: 'name', value: 'Half' },
+        { field: 'files', filename: 'a.wav', data: wavOfSize(256 * 1024) },
+      ]);
+      const req = request(`${url}${CLONE_PATH}`, {
+        method: 'POST',
+        headers: { 'content-type': contentType, 'content-length': body.length },
+      });
+      req.on('error', () => undefined);
+      req.write(body.subarray(0, body.length - 1000));
+      await waitUntil('the request to arrive', () => inbound.length === 1);
+      req.destroy();
+      await waitUntil('the outcome on the audit trail', () => readAuditFile(auditFile).length === 1);
+      expect(readAuditFile(auditFile)[0]).toMatchObject({ status: 499, code: 'client_closed' });
     });
   });
 });

@@ -83,8 +83,9 @@ export function auditRefusals(audit: AuditTrail) {
 /** The outcome of a clone that failed (once: a failure the route audited itself is not audited again). */
 export function auditFailure(audit: AuditTrail, req: Request, res: Response, err: unknown): Promise<void> {
   const domain = isDomainError(err) ? err : undefined;
-  // A client gone before its answer is recorded as nginx logs it: 499.
-  const gone = res.destroyed && !res.writableFinished;
+  // A client gone before its answer is recorded as nginx logs it, 499, unless Truedy was called:
+  // an attempt Truedy had whole runs on after its client left, and its outcome is what happened.
+  const gone = res.destroyed && !res.writableFinished && !domain?.facts.attempts;
   return auditOutcome(audit, req, res, {
     status: gone ? 499 : domain ? toHttpError(domain).status : 500,
     code: gone ? 'client_closed' : (domain?.code ?? 'internal_error'),
