@@ -17,6 +17,31 @@ import {
 } from '../helpers/kit.js';
 import { multipart } from '../helpers/multipart.js';
 
+/** A clone sent with fetch that the test can leave at any moment; `answer` rejects once it has. */
+function leavingClone(url: string, name: string, headers: Record<string, string> = {}) {
+  const controller = new AbortController();
+  const answer = inFlight(
+    fetch(`${url}${CLONE_PATH}`, {
+      method: 'POST',
+      body: cloneForm({ name }),
+      headers,
+      signal: controller.signal,
+    }),
+  );
+  return { answer, leave: () => controller.abort() };
+}
+
+/** Resolves once the service has logged that a client went away. */
+function stopLogged(log: { lines: Record<string, unknown>[] }) {
+  return waitUntil('the stop logged', () =>
+    log.lines.some((l) => String(l.msg).startsWith('the client went away')),
+  );
+}
+
+/** What the service logged at error level or above: nothing, when a client merely left. */
+const errorLines = (log: { lines: Record<string, unknown>[] }) =>
+  log.lines.filter((l) => Number(l.level) >= 50);
+
 describe('a client that disconnects during the retry wait (SPEC: cancels waits and attempts)', () => {
   it('cancels the pending wait and every attempt still to come, and leaves no spooled file', async () => {
     const clock = new FakeClock();
@@ -24,18 +49,13 @@ describe('a client that disconnects during the retry wait (SPEC: cancels waits a
       // Spooled to disk whatever the size, so "no spooled file left" means something.
       { clock, queue: [truedy429(400)], env: { MEMORY_BUFFER_FILE_BYTES: '0' } },
       async ({ url, fake, config, log }) => {
-        const controller = new AbortController();
-        const pending = fetch(`${url}${CLONE_PATH}`, {
-          method: 'POST',
-          body: cloneForm({ name: 'Leaving' }),
-          signal: controller.signal,
-        });
+        const clone = leavingClone(url, 'Leaving');
         await fake.waitForRequests(1);
         const [wait] = await clock.waitForSleepers(1);
         expect(filesIn(config.uploadDir)).toHaveLength(1);
 
-        controller.abort();
-        await expect(pending).rejects.toThrow();
+        clone.leave();
+        await expect(clone.answer).rejects.toThrow();
         await clock.until('aborted retry wait', () => wait?.state === 'aborted');
         // Long past the reset, nothing is left to wake, and nothing more reached Truedy.
         clock.advance(60_000);
@@ -43,10 +63,8 @@ describe('a client that disconnects during the retry wait (SPEC: cancels waits a
         expect(await waitForEmptyDir(config.uploadDir)).toEqual([]);
         expect(fake.received).toHaveLength(1);
         // A client that left is not a fault: nothing at error level, the reason at info.
-        await waitUntil('the log of the stop', () =>
-          log.lines.some((l) => String(l.msg).startsWith('the client went away')),
-        );
-        expect(log.lines.filter((l) => Number(l.level) >= 50)).toEqual([]);
+        await stopLogged(log);
+        expect(errorLines(log)).toEqual([]);
       },
     );
   });
@@ -59,18 +77,11 @@ describe('a client that leaves once Truedy has its whole request', () => {
     await withService(
       { queue: [{ until: held.promise }], env: { AUDIT_LOG: auditFile } },
       async ({ url, fake, inbound, log, memoryBudget }) => {
-        const post = (signal?: AbortSignal) =>
-          fetch(`${url}${CLONE_PATH}`, {
-            method: 'POST',
-            body: cloneForm({ name: 'Leaving' }),
-            headers: { 'Idempotency-Key': 'leave-1' },
-            ...(signal ? { signal } : {}),
-          });
-        const controller = new AbortController();
-        const first = inFlight(post(controller.signal));
+        const key = { 'Idempotency-Key': 'leave-1' };
+        const first = leavingClone(url, 'Leaving', key);
         await fake.waitForRequests(1);
-        controller.abort();
-        await expect(first).rejects.toThrow();
+        first.leave();
+        await expect(first.answer).rejects.toThrow();
         // The service has seen the client go before Truedy answers.
         await waitUntil('the service to see the close', () => inbound[0]?.res.destroyed === true);
         // The attempt still holds the upload it sends: its memory is not given back yet.
@@ -80,11 +91,15 @@ describe('a client that leaves once Truedy has its whole request', () => {
         await waitUntil('the memory given back', () => memoryBudget.inUse === 0);
         expect(readAuditFile(auditFile)[1]).toMatchObject({ status: 201, voice_id: expect.any(String) });
 
-        const again = await post();
+        const again = await fetch(`${url}${CLONE_PATH}`, {
+          method: 'POST',
+          body: cloneForm({ name: 'Leaving' }),
+          headers: key,
+        });
         expect(again.status).toBe(201);
         expect(again.headers.get('idempotent-replayed')).toBe('true');
         expect(fake.received).toHaveLength(1);
-        expect(log.lines.filter((l) => Number(l.level) >= 50)).toEqual([]);
+        expect(errorLines(log)).toEqual([]);
       },
     );
   });
@@ -97,10 +112,8 @@ describe('a client that leaves once Truedy has its whole request', () => {
       await fake.waitForRequests(1);
       controller.abort();
       await expect(read).rejects.toThrow();
-      await waitUntil('the stop logged', () =>
-        log.lines.some((l) => String(l.msg).startsWith('the client went away')),
-      );
-      expect(log.lines.filter((l) => Number(l.level) >= 50)).toEqual([]);
+      await stopLogged(log);
+      expect(errorLines(log)).toEqual([]);
       held.resolve();
     });
   });
@@ -124,22 +137,13 @@ describe('a client that leaves once Truedy has its whole request', () => {
       },
     };
     await withService({ service: { gate } }, async ({ url, fake, inbound, log }) => {
-      const controller = new AbortController();
-      const post = inFlight(
-        fetch(`${url}${CLONE_PATH}`, {
-          method: 'POST',
-          body: cloneForm({ name: 'Late' }),
-          signal: controller.signal,
-        }),
-      );
+      const clone = leavingClone(url, 'Late');
       await reached.promise;
-      controller.abort();
-      await expect(post).rejects.toThrow();
+      clone.leave();
+      await expect(clone.answer).rejects.toThrow();
       await waitUntil('the service to see the close', () => inbound[0]?.res.destroyed === true);
       proceed.resolve();
-      await waitUntil('the stop logged', () =>
-        log.lines.some((l) => String(l.msg).startsWith('the client went away')),
-      );
+      await stopLogged(log);
       expect(fake.received).toHaveLength(0);
       expect(released).toHaveLength(1);
     });
@@ -150,17 +154,10 @@ describe('a client that leaves once Truedy has its whole request', () => {
     const auditFile = auditFilePath();
     const reply = { until: held.promise, status: 201, body: { data: { name: 'no id' } } };
     await withService({ queue: [reply], env: { AUDIT_LOG: auditFile } }, async ({ url, fake, inbound }) => {
-      const controller = new AbortController();
-      const first = inFlight(
-        fetch(`${url}${CLONE_PATH}`, {
-          method: 'POST',
-          body: cloneForm({ name: 'No id' }),
-          signal: controller.signal,
-        }),
-      );
+      const clone = leavingClone(url, 'No id');
       await fake.waitForRequests(1);
-      controller.abort();
-      await expect(first).rejects.toThrow();
+      clone.leave();
+      await expect(clone.answer).rejects.toThrow();
       await waitUntil('the service to see the close', () => inbound[0]?.res.destroyed === true);
       held.resolve();
       await waitUntil('the outcome on the audit trail', () => readAuditFile(auditFile).length === 2);

@@ -10,6 +10,14 @@ const TOKEN = 'tok_caller_one_000000';
 // The key without its `tk_test_` prefix, as a debug build might print it.
 const TAIL = TEST_KEY.replace(/^tk_test_/, '');
 
+/** A clone by the token's caller. */
+const cloneAs = (app: Parameters<typeof request>[0]) =>
+  request(app)
+    .post('/api/voices/clone')
+    .set('Authorization', `Bearer ${TOKEN}`)
+    .field('name', 'n')
+    .attach('files', audio('sample.mp3'));
+
 describe('secrets Truedy echoes are never relayed', () => {
   const fake = suiteFakeUpstream();
   const build = () => buildService(testConfig({ CLIENT_TOKENS: TOKEN }), fake.url);
@@ -88,11 +96,7 @@ describe('secrets Truedy echoes are never relayed', () => {
   it.each(cases)('%s', async (_what, reply, status) => {
     const { app, log } = build();
     fake.queue.push(reply);
-    const res = await request(app)
-      .post('/api/voices/clone')
-      .set('Authorization', `Bearer ${TOKEN}`)
-      .field('name', 'n')
-      .attach('files', audio('sample.mp3'));
+    const res = await cloneAs(app);
     expect(res.status).toBe(status);
     const answer = res.text;
     for (const secret of [TEST_KEY, TAIL, TOKEN, 'eyJhbGciOiJSUzI1NiJ9']) {
@@ -114,11 +118,7 @@ describe('secrets Truedy echoes are never relayed', () => {
       },
     );
     for (const status of [201, 400]) {
-      const res = await request(app)
-        .post('/api/voices/clone')
-        .set('Authorization', `Bearer ${TOKEN}`)
-        .field('name', 'n')
-        .attach('files', audio('sample.mp3'));
+      const res = await cloneAs(app);
       expect(res.status).toBe(status);
     }
     const ids = readAuditFile(file).map((l) => (l as { upstream_request_id?: unknown }).upstream_request_id);
@@ -129,11 +129,7 @@ describe('secrets Truedy echoes are never relayed', () => {
   it('the shape of what is relayed is kept: only the secret is replaced', async () => {
     const { app } = build();
     fake.queue.push(cases[2]?.[1] as Reply);
-    const res = await request(app)
-      .post('/api/voices/clone')
-      .set('Authorization', `Bearer ${TOKEN}`)
-      .field('name', 'n')
-      .attach('files', audio('sample.mp3'));
+    const res = await cloneAs(app);
     expect(res.body.error.details.errors).toEqual([
       {
         loc: ['header', 'authorization'],
