@@ -135,8 +135,11 @@ function vmHWM(pid) {
 /**
  * One request through the bench's keep-alive agent: its status and milliseconds. A pooled socket
  * the server closed as it idled (keepAliveTimeout) just as this request took it is Node's
- * documented race: retried once on a fresh socket, as browsers do.
+ * documented race: retried once on a fresh socket, as browsers do. It shows as ECONNRESET, or as
+ * EPIPE when the close lands while a large body is being written.
  */
+const REUSED_SOCKET_RACE = new Set(['ECONNRESET', 'EPIPE']);
+
 function exchange(method, url, headers, body, retried = false) {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
@@ -145,7 +148,7 @@ function exchange(method, url, headers, body, retried = false) {
       res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0 }));
     });
     req.on('error', (error) => {
-      if (!retried && req.reusedSocket && error.code === 'ECONNRESET') {
+      if (!retried && req.reusedSocket && REUSED_SOCKET_RACE.has(error.code)) {
         resolve(exchange(method, url, headers, body, true));
       } else reject(requestError(error, method, url, req));
     });
