@@ -166,9 +166,9 @@ export function cloneHandler(deps: CloneRouteDeps) {
   /** One clone from its request to its answer, its outcome audited either way. */
   async function run(req: Request, res: Response): Promise<void> {
     const spool = new Spool(deps.spoolFolder, deps.memoryBudget);
-    // A client gone mid-upload never reaches the release below (its upload never ends): the close
-    // releases it. Once the upload is read every step settles, and an attempt Truedy has whole
-    // runs on after the client left, still holding the upload: it is released after that.
+    // A client gone mid-upload: the close releases what it sent at once, before multer's own
+    // error arrives. Once the upload is read, an attempt Truedy has whole runs on after the
+    // client left, still holding the upload: it is released when the steps end.
     let read = false;
     res.once('close', () => {
       if (!read) void spool.release();
