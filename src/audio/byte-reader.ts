@@ -98,6 +98,18 @@ export class ByteReader {
   }
 
   /**
+   * Counts `bytes` walked without being read (samples of a codec that is not checked) toward the
+   * event loop's turn, as `read` counts what it hands out: undefined while no turn is due, else
+   * the turn to await.
+   */
+  skip(bytes: number): Promise<void> | undefined {
+    this.sinceYield += bytes;
+    if (this.sinceYield <= YIELD_BYTES) return undefined;
+    this.sinceYield = 0;
+    return nextTurn(undefined, { signal: this.signal }).then(() => undefined);
+  }
+
+  /**
    * A copy of [position, position + length) in a buffer of its own, read without disturbing the
    * window: for a structure kept while the file is walked (an MP4 moov, a WebM Tracks).
    */

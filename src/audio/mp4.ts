@@ -164,7 +164,8 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
       fail(
         `sample ${n + 1} at byte ${offset}: the samples add up to more bytes than the media data holds (corrupt)`,
       );
-    if (trak.payload.kind === 'none' || size === 0) return undefined;
+    // Not read, but walked: a file of millions of such samples still gives the event loop its turns.
+    if (trak.payload.kind === 'none' || size === 0) return r.skip(size);
     const at = r.span(offset, size);
     if (at >= 0) {
       checkData(r.buffer, at, at + size, n, offset);
@@ -185,6 +186,8 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
       if (type === 'traf') ticks += await fragment(traf, start, trak, sample);
   }
   if (!(sampleIndex > 0)) fail('no audio samples');
+  // Empty samples carry no audio: a file of nothing else has no length, whatever its tables claim.
+  if (sampleBytes === 0) fail('no audio data (every sample is empty)');
   let seconds = ticks / trak.timescale;
   if (trak.edit) {
     const [editDuration, mediaTime] = trak.edit;
@@ -411,11 +414,11 @@ async function fragment(traf: Buffer, moofStart: number, trak: Trak, sample: Sam
     if (per === 0 && defaultSize === 0) {
       // Without per-sample fields every sample is the same empty one at one offset, and a run of
       // 12 bytes may declare 2^32 - 1 of them: checked once, counted `count` times.
+      // They carry no audio, so their durations add nothing to the length.
       if (count > 0) {
         const pending = sample(offset, 0, count, count);
         if (pending) await pending;
       }
-      ticks += count * defaultDuration;
       next = offset;
       continue;
     }

@@ -117,6 +117,21 @@ function mp4TrunEmptySamples(size: number): Buffer {
   return cat(ftyp(), m, moof, box('mdat', u32(0)));
 }
 
+/**
+ * Ten real 1-byte samples in one track run, then a run of 2^32 - 1 empty ones: the empty samples
+ * carry no audio, so the length is the ten samples' (10 x 1024 ticks at 1000 per second).
+ */
+function mp4EmptyRunAfterReal(_size: number): Buffer {
+  const trex = full('trex', 0, 0, u32(1, 1, 1024, 0, 0));
+  const m = moov({ stts: [], stsc: [], fixed: 0, sizes: [], chunks: [] }, box('mvex', trex));
+  const moofBytes = 8 + 16 + 8 + 16 + 60 + 20;
+  const real = full('trun', 0, 0x201, u32(10, moofBytes + 8, ...Array.from({ length: 10 }, () => 1)));
+  const empty = full('trun', 0, 1, u32(0xffffffff, moofBytes + 8));
+  const moof = box('moof', full('mfhd', 0, 0, u32(1)), box('traf', full('tfhd', 0, 0, u32(1)), real, empty));
+  if (moof.length !== moofBytes) throw new Error('moof size');
+  return cat(ftyp(), m, moof, box('mdat', Buffer.alloc(10, 0x40)));
+}
+
 /** Chunks that all start at the same byte, each holding as many 1-byte samples as the mdat has. */
 function mp4OverlappingChunks(size: number): Buffer {
   const head = ftyp();
@@ -559,6 +574,7 @@ export const BOMBS: Bomb[] = [
   { name: 'mp4-free-boxes', type: 'audio/mp4', build: mp4FreeBoxes },
   { name: 'mp4-empty-mdats', type: 'audio/mp4', build: mp4EmptyMdats },
   { name: 'mp4-trun-empty-samples', type: 'audio/mp4', build: mp4TrunEmptySamples },
+  { name: 'mp4-empty-run-after-real', type: 'audio/mp4', build: mp4EmptyRunAfterReal },
   { name: 'mp4-overlapping-chunks', type: 'audio/mp4', build: mp4OverlappingChunks },
   { name: 'mp4-deep-wave', type: 'audio/mp4', build: mp4DeepWave },
   { name: 'mp4-large-sizes', type: 'audio/mp4', build: mp4LargeSizes },

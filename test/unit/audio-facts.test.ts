@@ -9,6 +9,7 @@ import {
 } from '../../src/audio/audio-facts.js';
 import { crc32ogg } from '../../src/audio/crc.js';
 import { ServiceError } from '../../src/errors.js';
+import { BOMBS } from '../fuzz/bombs.js';
 import { audio, tempDir } from '../helpers/kit.js';
 
 const MP3 = 'audio/mpeg';
@@ -501,5 +502,25 @@ describe('readAudioFacts: its interface', () => {
     expect(e.message).toBe(
       '"my "take" 2.wav" could not be read as audio (truncated: data chunk declares 64000 bytes, 31961 present).',
     );
+  });
+});
+
+describe('readAudioFacts: the event loop keeps its turns', () => {
+  it('an MP4 of millions of samples of a codec that is not checked still yields to other work', async () => {
+    // 4 MiB of 1-byte samples: walked, not read, so only the walk itself can give turns.
+    const bytes = BOMBS.find((b) => b.name === 'mp4-tiny-samples')?.build(4 * 1024 * 1024) as Buffer;
+    let turns = 0;
+    let reading = true;
+    const tick = () => {
+      turns++;
+      if (reading) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const read = await readAudioFacts({ bytes }, 'audio/mp4').finally(() => {
+      reading = false;
+    });
+    expect(read.seconds).toBeGreaterThan(0);
+    // One turn per 512 KiB walked at least: about 8 here; none when the walk ran in one go.
+    expect(turns).toBeGreaterThanOrEqual(4);
   });
 });
