@@ -12,6 +12,7 @@ import type { IdempotencyStore } from '../stores/idempotency.js';
 import type { MemoryBudget } from '../upload/memory-budget.js';
 import type { SpoolFolder } from '../upload/spool-folder.js';
 import type { TruedyClient } from '../upstream/truedy-client.js';
+import { API_ROUTES } from './api-routes.js';
 import { errorHandler } from './error-handler.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Metrics } from './metrics.js';
@@ -116,7 +117,7 @@ export function createApp(deps: AppDeps): Express {
     authenticate(deps.authenticator, config.auth.proxyUserHeader),
   );
   app.post(
-    '/api/voices/clone',
+    API_ROUTES.clone,
     cloneRateLimit(config, deps.rateLimitStore),
     // Last of the steps that need no body: what it lets through is sent 100 Continue and read.
     beforeBody(config.limits),
@@ -132,10 +133,10 @@ export function createApp(deps: AppDeps): Express {
       lifecycle,
     }),
   );
-  app.get('/api/voices/:id', getVoiceHandler({ upstream: deps.upstream, clock }));
+  app.get(API_ROUTES.voice, getVoiceHandler({ upstream: deps.upstream, clock }));
 
   // Every refused clone, wherever it was refused, gets its audit outcome before the error answer.
-  app.use('/api/voices/clone', auditRefusals(deps.audit));
+  app.use(API_ROUTES.clone, auditRefusals(deps.audit));
   app.use((req, _res, next) =>
     next(new ServiceError('not_found', `No route for ${req.method} ${req.path}.`)),
   );

@@ -41,6 +41,23 @@ describe('operations (SPEC "Operations"): the request log, metrics, draining', (
     expect(text).toMatch(/process_cpu_user_seconds_total/);
   });
 
+  it('GET /metrics: a request refused before its route matched counts under that route; every upload read counts its bytes', async () => {
+    const token = 'tok_metrics_caller_0001';
+    const { app } = buildService(testConfig({ CLIENT_TOKENS: token }), sandbox.url);
+    await postClone(app, { name: 'No token' });
+    await request(app).get('/api/voices/voice_1');
+    const refused = await postClone(app, {
+      headers: { Authorization: `Bearer ${token}` },
+      files: [{ data: Buffer.alloc(1000, 0x41), filename: 'notes.txt' }],
+    });
+    expect(refused.status).toBe(415);
+    const text = (await request(app).get('/metrics')).text;
+    expect(text).toMatch(/http_requests_total\{method="POST",route="\/api\/voices\/clone",status="401"\} 1/);
+    expect(text).toMatch(/http_requests_total\{method="GET",route="\/api\/voices\/:id",status="401"\} 1/);
+    expect(text).not.toMatch(/route="unmatched",status="401"/);
+    expect(text).toMatch(/upload_bytes_total 1000/);
+  });
+
   it('while draining: readyz 503 and new API requests 503 shutting_down', async () => {
     const built = buildService(testConfig(), sandbox.url);
     built.lifecycle.draining = true;

@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import '../locals.js';
+import { apiRouteOf } from '../api-routes.js';
 import type { Metrics } from '../metrics.js';
 
 // A caller's id is echoed into logs and upstream headers, so only a plain token is taken over.
@@ -23,7 +24,9 @@ export function requestContext(logger: Logger, metrics: Metrics, clock: Clock) {
     res.setHeader('X-Request-Id', requestId);
 
     res.once('close', () => {
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const route = req.route
+        ? `${req.baseUrl}${String(req.route.path)}`
+        : (apiRouteOf(req.originalUrl.split('?')[0] ?? '') ?? 'unmatched');
       const l = res.locals;
       const status = res.writableFinished ? res.statusCode : 499; // 499: client closed first (nginx's convention)
       metrics.httpRequests.inc({ method: req.method, route, status: String(status) });

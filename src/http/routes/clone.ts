@@ -105,6 +105,8 @@ export function cloneHandler(deps: CloneRouteDeps) {
     });
     uploadRead();
     res.locals.uploadBytes = upload.bytes;
+    // Every upload read is counted, also one refused or replayed after this (its bytes came in).
+    deps.metrics.uploadBytes.inc(upload.bytes);
     const request = validateUpload(upload);
     res.locals.cloneFacts = { name: request.name, consent: request.consent, files: request.files };
     const gone = clientGone(res);
@@ -122,7 +124,6 @@ export function cloneHandler(deps: CloneRouteDeps) {
 
     const clone = async (): Promise<Answer> => {
       await auditRequested(deps.audit, req, res);
-      deps.metrics.uploadBytes.inc(upload.bytes);
       const result = await deps.upstream.cloneVoice(createCloneBody(request.name, files), {
         requestId: res.locals.requestId,
         signal: gone,
