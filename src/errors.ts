@@ -78,9 +78,9 @@ export class ServiceError extends Error {
  * Truedy names none.
  */
 export const REFUSAL_KINDS = {
-  payload: { fallbackCode: 'bad_request', message: 'Truedy refused the upload.' },
+  payload: { fallbackCode: 'bad_request', message: 'Truedy refused the request.' },
   credits: { fallbackCode: 'insufficient_credits', message: 'Not enough Truedy credits to clone a voice.' },
-  validation: { fallbackCode: 'validation_error', message: 'Truedy could not validate the upload.' },
+  validation: { fallbackCode: 'validation_error', message: 'Truedy could not validate the request.' },
 } as const;
 
 /** One kind of upstream refusal. */

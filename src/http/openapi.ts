@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { COMPONENTS } from '../api/schemas.js';
-import { NAME_MAX_CHARS } from '../upload/validate-upload.js';
+import { CONSENT_VALUES, NAME_MAX_CHARS } from '../upload/validate-upload.js';
 
 const json = (schema: object) => ({ 'application/json': { schema } });
 const ref = (name: keyof typeof COMPONENTS) => ({ $ref: `#/components/schemas/${name}` });
@@ -45,7 +45,11 @@ export const OPENAPI = {
                 properties: {
                   name: { type: 'string', minLength: 1, maxLength: NAME_MAX_CHARS },
                   files: { type: 'array', minItems: 1, items: { type: 'string', format: 'binary' } },
-                  consent: { type: 'string', enum: ['true', 'on', 'yes', '1'] },
+                  consent: {
+                    type: 'string',
+                    description: 'Compared case-insensitively; the first four confirm consent.',
+                    enum: [...CONSENT_VALUES.yes, ...CONSENT_VALUES.no],
+                  },
                 },
               },
             },
@@ -79,10 +83,14 @@ export const OPENAPI = {
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 200 } }],
         responses: {
           '200': { description: 'The voice', content: json(ref('VoiceEnvelope')) },
-          '400': errorResponse('Invalid id'),
+          '400': errorResponse('Invalid id, or Truedy refused the request'),
           '401': errorResponse('Missing or invalid credential'),
+          '402': errorResponse('Truedy refused the request for lack of credits'),
+          '403': errorResponse('Origin not allowed'),
           '404': errorResponse('No such voice'),
-          '429': errorResponse('Truedy is rate limiting this service'),
+          '422': errorResponse('Truedy could not validate the request'),
+          '429': errorResponse('Rate limited (this service or Truedy)'),
+          '500': errorResponse('A bug; details only in the log'),
           '502': errorResponse('Truedy failed'),
           '503': errorResponse('Shutting down, or a dependency is unavailable'),
           '504': errorResponse('Truedy timed out'),

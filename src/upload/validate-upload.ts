@@ -6,8 +6,10 @@ import type { ReceivedUpload } from './read-upload.js';
 export const NAME_MAX_CHARS = 100;
 
 /** Values of the `consent` field that mean yes (SPEC: `true`, also `on`, `yes`, `1`), and those that mean no. */
-const CONSENT_YES = new Set(['true', 'on', 'yes', '1']);
-const CONSENT_NO = new Set(['', 'false', 'off', 'no', '0']);
+/** The consent field's values, compared case-insensitively (SPEC: `true`, also `on`, `yes`, `1`). */
+export const CONSENT_VALUES = { yes: ['true', 'on', 'yes', '1'], no: ['false', 'off', 'no', '0'] } as const;
+const CONSENT_YES = new Set<string>(CONSENT_VALUES.yes);
+const CONSENT_NO = new Set<string>(['', ...CONSENT_VALUES.no]);
 
 /** A clone request whose fields are valid: the trimmed name, the consent given, the files in order. */
 export interface CloneRequest {

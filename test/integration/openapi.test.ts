@@ -35,6 +35,12 @@ describe('GET /openapi.json describes what the service really answers', () => {
     const res = await request(app).get('/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe('3.1.0');
+    // The consent values it lists are the ones the service takes, the "no" ones included.
+    const consent =
+      res.body.paths['/api/voices/clone'].post.requestBody.content['multipart/form-data'].schema.properties
+        .consent;
+    expect(consent.enum).toEqual(['true', 'on', 'yes', '1', 'false', 'off', 'no', '0']);
+    expect((await postClone(app, { fields: { consent: 'OFF' } })).status).toBe(201);
   });
 
   it('matches real answers: successes and every kind of error', async () => {
@@ -50,6 +56,13 @@ describe('GET /openapi.json describes what the service really answers', () => {
     check(path, 'post', created);
     check('/api/voices/{id}', 'get', await request(app).get(`/api/voices/${created.body.data.id}`).set(auth));
     check('/api/voices/{id}', 'get', await request(app).get('/api/voices/nope').set(auth));
+    // The origin guard covers every /api route, reads included.
+    const foreign = await request(app)
+      .get('/api/voices/nope')
+      .set(auth)
+      .set('Origin', 'https://evil.example');
+    expect(foreign.status).toBe(403);
+    check('/api/voices/{id}', 'get', foreign);
     check(path, 'post', await clone({ name: '', files: [] }));
     check(path, 'post', await postClone(app, { name: 'x', files: [] }));
     check(path, 'post', await clone({ files: [notAudio('image.png')] }));

@@ -9,6 +9,13 @@ const upstreamError = (...args: Parameters<typeof domainError>) => {
 };
 
 describe('upstreamError', () => {
+  it('without a message of its own, a refusal says what Truedy refused in words true of a read too', () => {
+    for (const op of ['clone', 'get'] as const) {
+      expect(upstreamError(400, { error: {} }, op).message).toBe('Truedy refused the request.');
+      expect(upstreamError(422, {}, op).message).toBe('Truedy could not validate the request.');
+    }
+  });
+
   it('relays 402 code, message and details', () => {
     const e = upstreamError(
       402,
