@@ -352,6 +352,18 @@ async function sampleTable(trak: Trak, sample: SampleCheck): Promise<number> {
   if (!(stco.length >= 8 + width * chunks)) fail('corrupt sample table (chunk offsets)');
   const entries = stsc.readUInt32BE(4);
   if (!(stsc.length >= 8 + 12 * entries)) fail('corrupt sample table (stsc)');
+  // Each sample's duration in walking order (stts runs; `timed === count` holds): an empty
+  // sample carries no audio, so its duration is taken off the length.
+  let run = 0;
+  let leftInRun = sttsCount > 0 ? stts.readUInt32BE(8) : 0;
+  const nextDuration = (): number => {
+    while (leftInRun === 0 && run + 1 < sttsCount) {
+      run++;
+      leftInRun = stts.readUInt32BE(8 + 8 * run);
+    }
+    leftInRun--;
+    return stts.readUInt32BE(12 + 8 * run);
+  };
   let index = 0;
   for (let e = 0; e < entries; e++) {
     const firstChunk = stsc.readUInt32BE(8 + 12 * e);
@@ -365,6 +377,10 @@ async function sampleTable(trak: Trak, sample: SampleCheck): Promise<number> {
         if (!(index < count))
           fail(`sample tables disagree: chunks hold more than ${count} samples (corrupt)`);
         const size = fixed || stsz.readUInt32BE(12 + 4 * index);
+        if (!fixed) {
+          const duration = nextDuration();
+          if (size === 0) ticks -= duration;
+        }
         const pending = sample(offset, size, count);
         if (pending) await pending;
         offset += size;

@@ -132,6 +132,21 @@ function mp4EmptyRunAfterReal(_size: number): Buffer {
   return cat(ftyp(), m, moof, box('mdat', Buffer.alloc(10, 0x40)));
 }
 
+/**
+ * A sample table of one real 1-byte sample and 2^18 empty ones of the same duration (1 s at
+ * timescale 1000): the length is the real sample's, 1 s.
+ */
+function mp4EmptyTableSamples(_size: number): Buffer {
+  const head = ftyp();
+  const empty = 2 ** 18;
+  const sizes = Buffer.alloc(4 * (empty + 1));
+  sizes.writeUInt32BE(1, 0);
+  const table = (offset: number) =>
+    moov({ stts: [[empty + 1, 1000]], stsc: [[1, empty + 1, 1]], fixed: 0, sizes, chunks: [offset] });
+  const m = table(head.length + table(0).length + 8);
+  return cat(head, m, box('mdat', Buffer.from([0x40])));
+}
+
 /** Chunks that all start at the same byte, each holding as many 1-byte samples as the mdat has. */
 function mp4OverlappingChunks(size: number): Buffer {
   const head = ftyp();
@@ -575,6 +590,7 @@ export const BOMBS: Bomb[] = [
   { name: 'mp4-empty-mdats', type: 'audio/mp4', build: mp4EmptyMdats },
   { name: 'mp4-trun-empty-samples', type: 'audio/mp4', build: mp4TrunEmptySamples },
   { name: 'mp4-empty-run-after-real', type: 'audio/mp4', build: mp4EmptyRunAfterReal },
+  { name: 'mp4-empty-table-samples', type: 'audio/mp4', build: mp4EmptyTableSamples },
   { name: 'mp4-overlapping-chunks', type: 'audio/mp4', build: mp4OverlappingChunks },
   { name: 'mp4-deep-wave', type: 'audio/mp4', build: mp4DeepWave },
   { name: 'mp4-large-sizes', type: 'audio/mp4', build: mp4LargeSizes },

@@ -64,6 +64,8 @@ describe('hostile MP4', () => {
 
   it('counts no length for empty samples beside real ones (2^32 - 1 of them claimed 50,000 days)', async () => {
     expect(await answer(bomb('mp4-empty-run-after-real', 2000), 'audio/mp4')).toBe('10.24 s');
+    // The same in a sample table: one real sample of 1 s and 2^18 empty ones of 1 s each.
+    expect(await answer(bomb('mp4-empty-table-samples', 2000), 'audio/mp4')).toBe('1 s');
   });
 
   it('finds the mdat of each sample by bisection (65536 mdats x 131072 samples looped for minutes), then refuses the file: its samples are all empty', async () => {
