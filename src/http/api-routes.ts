@@ -4,11 +4,14 @@ export const API_ROUTES = {
   voice: '/api/voices/:id',
 } as const;
 
-/** The paths of API_ROUTES as patterns, most specific first. */
-const PATTERNS: readonly [string, RegExp][] = [
-  [API_ROUTES.clone, /^\/api\/voices\/clone\/?$/],
-  [API_ROUTES.voice, /^\/api\/voices\/[^/]+\/?$/],
-];
+/**
+ * API_ROUTES as patterns, in their order (most specific first): a `:param` is one path segment,
+ * and a trailing slash matches as Express's non-strict routing does.
+ */
+const PATTERNS: readonly [string, RegExp][] = Object.values(API_ROUTES).map((template) => [
+  template,
+  new RegExp(`^${template.replace(/:[^/]+/g, '[^/]+')}/?$`),
+]);
 
 /**
  * The API route a path is for, or undefined: for a request refused before Express matched a

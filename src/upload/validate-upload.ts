@@ -5,8 +5,10 @@ import type { ReceivedUpload } from './read-upload.js';
 /** The longest voice name, in Unicode characters (SPEC; Truedy's own limit). */
 export const NAME_MAX_CHARS = 100;
 
-/** Values of the `consent` field that mean yes (SPEC: `true`, also `on`, `yes`, `1`), and those that mean no. */
-/** The consent field's values, compared case-insensitively (SPEC: `true`, also `on`, `yes`, `1`). */
+/**
+ * Values of the `consent` field that mean yes (SPEC: `true`, also `on`, `yes`, `1`), and those that
+ * mean no, compared case-insensitively; an empty field means no too.
+ */
 export const CONSENT_VALUES = { yes: ['true', 'on', 'yes', '1'], no: ['false', 'off', 'no', '0'] } as const;
 const CONSENT_YES = new Set<string>(CONSENT_VALUES.yes);
 const CONSENT_NO = new Set<string>(['', ...CONSENT_VALUES.no]);
