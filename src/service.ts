@@ -20,6 +20,7 @@ import { createRedisStores } from './stores/redis.js';
 import { createMemoryGate, type UpstreamGate } from './stores/upstream-gate.js';
 import { createMemoryBudget } from './upload/memory-budget.js';
 import { type OpenWrite, openSpoolFolder, type SpoolFolder } from './upload/spool-folder.js';
+import { createTurnBudget, type TurnBudget } from './upload/turn-budget.js';
 import { createTruedyClient } from './upstream/truedy-client.js';
 
 /** Overrides for tests and for main: where Truedy is and which clock and stores to use. */
@@ -45,6 +46,8 @@ export interface ServiceOptions {
   jwks?: JwksOptions;
   /** How AUDIT_LOG is opened; tests inject a disk that fails. */
   openAuditFile?: OpenAuditFile;
+  /** Upload bytes large requests take per turn of the event loop; tests run the turns by hand. */
+  turnBudget?: TurnBudget;
 }
 
 /** How long a refused body may take to finish arriving (nginx's lingering_time is 30 s). */
@@ -99,6 +102,8 @@ function wire(config: Config, options: ServiceOptions, spoolFolder: SpoolFolder)
   }
   // One per process: every request's in-memory parts count against it (SPEC MEMORY_BUFFER_TOTAL_BYTES).
   const memoryBudget = createMemoryBudget(config.memoryBuffer);
+  // One per process too: large uploads share it, so one turn of the event loop stays short.
+  const turnBudget = options.turnBudget ?? createTurnBudget();
   const metrics = createMetrics();
   const lifecycle = options.lifecycle ?? createLifecycle();
   const pacing = { limit: config.upstreamRateLimitPerMinute, windowMs: options.pacingWindowMs ?? 60_000 };
@@ -140,6 +145,7 @@ function wire(config: Config, options: ServiceOptions, spoolFolder: SpoolFolder)
     audit,
     spoolFolder,
     memoryBudget,
+    turnBudget,
     form: { webDir: options.webDir ?? DEFAULT_WEB_DIR, pollMs: options.formPollMs ?? 3000 },
     lingerMs: options.lingerMs ?? LINGER_MS,
     storeHealthy: redis?.healthy,

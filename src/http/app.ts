@@ -11,6 +11,7 @@ import type { Authenticator } from '../identity/authenticator.js';
 import type { IdempotencyStore } from '../stores/idempotency.js';
 import type { MemoryBudget } from '../upload/memory-budget.js';
 import type { SpoolFolder } from '../upload/spool-folder.js';
+import type { TurnBudget } from '../upload/turn-budget.js';
 import type { TruedyClient } from '../upstream/truedy-client.js';
 import { API_ROUTES } from './api-routes.js';
 import { errorHandler } from './error-handler.js';
@@ -48,6 +49,8 @@ export interface AppDeps {
   spoolFolder: Pick<SpoolFolder, 'dir' | 'openWrite'>;
   /** The process's allowance for upload bytes held in memory instead of the spool. */
   memoryBudget: MemoryBudget;
+  /** Upload bytes large requests take together per turn of the event loop; none: no bound. */
+  turnBudget?: TurnBudget;
   form: FormOptions;
   /** How long a refused body may take to finish arriving. */
   lingerMs: number;
@@ -130,6 +133,7 @@ export function createApp(deps: AppDeps): Express {
       audit: deps.audit,
       spoolFolder: deps.spoolFolder,
       memoryBudget: deps.memoryBudget,
+      turnBudget: deps.turnBudget,
       lifecycle,
     }),
   );

@@ -3,6 +3,7 @@ import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { createMemoryBudget, type MemoryBudget } from './memory-budget.js';
 import type { SpoolFolder } from './spool-folder.js';
+import type { TurnBudget } from './turn-budget.js';
 
 /**
  * What one request holds while it lives: file parts kept in memory (reserved against the process's
@@ -23,6 +24,8 @@ export class Spool {
     readonly folder: Pick<SpoolFolder, 'dir' | 'openWrite'>,
     /** The process's memory budget; none given: every part is spooled. */
     readonly memory: MemoryBudget = createMemoryBudget({ fileBytes: 0, totalBytes: 0 }),
+    /** The process's per-turn allowance, for a large request's parts; none: never held back. */
+    readonly turns?: TurnBudget,
   ) {}
 
   /** A fresh path in the process's private folder, tracked for deletion. */

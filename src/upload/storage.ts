@@ -69,12 +69,17 @@ class PartSink extends Writable {
     const refusal = this.take(chunk);
     if (refusal !== undefined) {
       done(refusal);
-    } else if (this.chunks) {
-      done();
+      return;
+    }
+    // A large request's part asks for its next chunk only while this turn has room (turn-budget.ts).
+    const turns = this.spool.turns;
+    const next = turns ? () => turns.take(chunk.length, () => done()) : () => done();
+    if (this.chunks) {
+      next();
     } else {
       const file = this.file ?? this.openFile();
-      if (file.write(chunk)) done();
-      else file.once('drain', () => done());
+      if (file.write(chunk)) next();
+      else file.once('drain', next);
     }
   }
 

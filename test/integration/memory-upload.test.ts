@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import type { MemoryBudget } from '../../src/upload/memory-budget.js';
 import { type OpenWrite, openPrivateFile } from '../../src/upload/spool-folder.js';
+import { createTurnBudget } from '../../src/upload/turn-budget.js';
 import { wavOfSize } from '../helpers/fixtures.js';
 import {
   buildService,
@@ -475,4 +476,99 @@ describe('the budget is process-wide', () => {
     // About 5 s on an idle 2-core machine; with both cores busy and the rest of the suite beside it,
     // 64 full clone round trips have taken over 20 s.
   }, 60_000);
+});
+
+describe('large uploads share a per-turn budget; small ones are not held back', () => {
+  let fake: FakeUpstream;
+  beforeAll(async () => {
+    fake = await startFakeUpstream();
+  });
+  afterAll(() => fake.close());
+
+  /** A budget whose turns end only when the test runs them. */
+  function manualBudget(bytesPerTurn: number) {
+    const queued: (() => void)[] = [];
+    const budget = createTurnBudget(bytesPerTurn, (run) => {
+      queued.push(run);
+    });
+    return {
+      budget,
+      waiting: () => queued.length > 0,
+      /** Ends every turn asked for so far; how many. */
+      endTurns: () => {
+        const run = queued.splice(0);
+        for (const r of run) r();
+        return run.length;
+      },
+    };
+  }
+
+  it('a large upload goes on turn by turn once a turn is spent, and reaches Truedy byte for byte', async () => {
+    const turns = manualBudget(64 * KiB);
+    const { app } = buildService(testConfig(), fake.url, { turnBudget: turns.budget });
+    const big = wav(1536 * KiB); // the request is over LARGE_REQUEST_BYTES
+    let answered = false;
+    const pending = postWavs(app, 'Large', { 'big.wav': big }).then((r) => {
+      answered = true;
+      return r;
+    });
+    expect(await waitFor(() => turns.waiting())).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(answered).toBe(false); // no turn ended: the part waits, nothing lost
+    let ended = 0;
+    while (!answered && ended < 10_000) {
+      ended += turns.endTurns();
+      await new Promise((r) => setImmediate(r));
+    }
+    const res = await pending;
+    expect(res.status).toBe(201);
+    expect(ended).toBeGreaterThan(10);
+    expect(sentFiles(sentNamed(fake.received, 'Large'))).toEqual(digests([big]));
+  });
+
+  it('a small upload is not held back, even while the turn is spent', async () => {
+    const turns = manualBudget(64 * KiB);
+    turns.budget.take(1 << 20, () => undefined); // this turn is spent, and the test never ends it
+    const { app } = buildService(testConfig(), fake.url, { turnBudget: turns.budget });
+    const small = wav(200 * KiB);
+    const res = await postWavs(app, 'Small', { 'a.wav': small });
+    expect(res.status).toBe(201);
+    expect(sentFiles(sentNamed(fake.received, 'Small'))).toEqual(digests([small]));
+  });
+
+  it('the client aborts while its part waits for a turn: memory and files given back', async () => {
+    const turns = manualBudget(64 * KiB);
+    const config = testConfig({ MEMORY_BUFFER_FILE_BYTES: String(256 * KiB) });
+    const { app, memoryBudget } = buildService(config, fake.url, { turnBudget: turns.budget });
+    const server = await listen(app);
+    try {
+      const upload = rawUpload(server.url, [
+        { field: 'name', value: 'Gone' },
+        { field: 'files', filename: 'a.wav', data: wav(100 * KiB) },
+        { field: 'files', filename: 'b.wav', data: wav(1200 * KiB) },
+      ]);
+      upload.sendUntil(900 * KiB);
+      // Turn by turn until b.wav has moved to disk, then it waits with a.wav still held.
+      expect(
+        await waitFor(() => {
+          turns.endTurns();
+          return filesIn(config.uploadDir).length === 1;
+        }),
+      ).toBe(true);
+      expect(memoryBudget.inUse).toBeGreaterThan(0);
+      upload.abort();
+      // Turns go on ending, as the event loop's do: the waiting part goes on into a request that
+      // is over, and the server, reading again, sees the client gone.
+      expect(
+        await waitFor(() => {
+          turns.endTurns();
+          return memoryBudget.inUse === 0;
+        }),
+      ).toBe(true);
+      await expectAllReleased(memoryBudget, config.uploadDir);
+      expect(await upload.answer).toBe('');
+    } finally {
+      await server.close();
+    }
+  });
 });

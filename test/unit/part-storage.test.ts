@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -10,6 +10,7 @@ import { createMemoryBudget } from '../../src/upload/memory-budget.js';
 import { Spool } from '../../src/upload/spool.js';
 import { openPrivateFile } from '../../src/upload/spool-folder.js';
 import { spoolStorage } from '../../src/upload/storage.js';
+import { createTurnBudget, type NextTurn, type TurnBudget } from '../../src/upload/turn-budget.js';
 
 /** What the storage engine answers multer for one part. */
 interface Handled {
@@ -27,9 +28,14 @@ describe("the storage engine's endings for one part", () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Hands `stream` to the engine as multer would; memory off unless `memoryBytes` is given. */
-  function handle(stream: PassThrough, maxTotalBytes = 1 << 20, memoryBytes = 0): Promise<Handled> {
+  function handle(
+    stream: PassThrough,
+    maxTotalBytes = 1 << 20,
+    memoryBytes = 0,
+    turns?: TurnBudget,
+  ): Promise<Handled> {
     const budget = createMemoryBudget({ fileBytes: memoryBytes, totalBytes: memoryBytes });
-    const spool = new Spool({ dir, openWrite: openPrivateFile }, budget);
+    const spool = new Spool({ dir, openWrite: openPrivateFile }, budget, turns);
     const file = { stream, originalname: 'a.wav' } as unknown as Express.Multer.File;
     return new Promise((resolve) => {
       spoolStorage(spool, maxTotalBytes)._handleFile({} as Request, file, (error, info) =>
@@ -87,5 +93,59 @@ describe("the storage engine's endings for one part", () => {
     expect(source.destroyed).toBe(true);
     expect(errors).toEqual([error]);
     expect(filesAtAnswer).toEqual([]);
+  });
+
+  describe("a large request's part under the per-turn budget", () => {
+    /** Ends turns by hand, letting the streams settle after each, until `done` says stop; how many it took. */
+    async function turnsUntil(queued: (() => void)[], done: () => boolean): Promise<number> {
+      let turns = 0;
+      for (; !done() && turns < 50; turns++) {
+        await new Promise((r) => setImmediate(r));
+        for (const run of queued.splice(0)) run();
+        await new Promise((r) => setImmediate(r));
+      }
+      return turns;
+    }
+
+    for (const [where, memoryBytes] of [
+      ['held in memory', 1 << 20],
+      ['spooled to disk', 0],
+    ] as const) {
+      it(`waits for the next turn once the turn's bytes are spent, and arrives byte-exact (${where})`, async () => {
+        const queued: (() => void)[] = [];
+        const nextTurn: NextTurn = (run) => {
+          queued.push(run);
+        };
+        const chunks = [1, 2, 3, 4, 5].map((n) => Buffer.alloc(64 * 1024, n));
+        const source = new PassThrough();
+        let answer: Handled | undefined;
+        void handle(source, 1 << 22, memoryBytes, createTurnBudget(64 * 1024, nextTurn)).then((h) => {
+          answer = h;
+        });
+        for (const c of chunks) source.write(c);
+        source.end();
+        await new Promise((r) => setTimeout(r, 20));
+        expect(answer).toBeUndefined(); // the first turn took its 64 KiB; the rest waits
+        const turns = await turnsUntil(queued, () => answer !== undefined);
+        expect(turns).toBeGreaterThanOrEqual(2);
+        const whole = Buffer.concat(chunks);
+        expect(answer?.error).toBeNull();
+        expect(answer?.info?.held?.size).toBe(whole.length);
+        expect(answer?.info?.held?.sha256).toBe(createHash('sha256').update(whole).digest('hex'));
+        const held = answer?.info?.held?.source;
+        const bytes = held && 'bytes' in held ? held.bytes : readFileSync(held?.path ?? '');
+        expect(bytes.equals(whole)).toBe(true);
+      });
+    }
+
+    it('a part of a request not sharing the budget never waits for a turn', async () => {
+      const source = new PassThrough();
+      const answered = handle(source, 1 << 22, 1 << 20);
+      for (let n = 0; n < 5; n++) source.write(Buffer.alloc(64 * 1024, n));
+      source.end();
+      const { error, info } = await answered;
+      expect(error).toBeNull();
+      expect(info?.held?.size).toBe(5 * 64 * 1024);
+    });
   });
 });

@@ -16,6 +16,7 @@ import { readUpload } from '../../upload/read-upload.js';
 import { requireConsent } from '../../upload/require-consent.js';
 import { Spool } from '../../upload/spool.js';
 import type { SpoolFolder } from '../../upload/spool-folder.js';
+import { isLargeRequest, type TurnBudget } from '../../upload/turn-budget.js';
 import { validateUpload } from '../../upload/validate-upload.js';
 import type { TruedyClient } from '../../upstream/truedy-client.js';
 import { errorEnvelope } from '../error-handler.js';
@@ -40,6 +41,8 @@ export interface CloneRouteDeps {
   spoolFolder: Pick<SpoolFolder, 'dir' | 'openWrite'>;
   /** The process's memory allowance: small parts are held there instead of the spool. */
   memoryBudget: MemoryBudget;
+  /** Upload bytes large requests take together per turn of the event loop; none: no bound. */
+  turnBudget?: TurnBudget;
   /** Where the drain finds work still running for a client that left. */
   lifecycle: Lifecycle;
 }
@@ -166,7 +169,8 @@ export function cloneHandler(deps: CloneRouteDeps) {
 
   /** One clone from its request to its answer, its outcome audited either way. */
   async function run(req: Request, res: Response): Promise<void> {
-    const spool = new Spool(deps.spoolFolder, deps.memoryBudget);
+    const turns = isLargeRequest(req.headers['content-length']) ? deps.turnBudget : undefined;
+    const spool = new Spool(deps.spoolFolder, deps.memoryBudget, turns);
     // A client gone mid-upload: the close releases what it sent at once, before multer's own
     // error arrives. Once the upload is read, an attempt Truedy has whole runs on after the
     // client left, still holding the upload: it is released when the steps end.
