@@ -3,7 +3,7 @@
  * one turn reads whatever every large upload's socket has ready (16 uploads at full speed: several
  * MiB, hashed and parsed in one go), and every other request, small clones and /healthz included,
  * waits for the whole turn: measured turns of 20–40 ms under the bench's heavy load. 128 KiB per
- * turn cut the small uploads' p99 beside that load from 62–86 ms to 40–52 ms (README "Performance").
+ * turn cut the small uploads' p99 beside that load from 62–85 ms to 33–47 ms (README "Performance").
  */
 export const TURN_BYTES = 128 * 1024;
 
