@@ -125,6 +125,14 @@ function rawUpload(url: string, parts: Part[]) {
   };
 }
 
+/** A raw upload of a 100 KiB part (held in memory), then a part of `secondBytes`. */
+const heldThenLarger = (url: string, secondBytes: number) =>
+  rawUpload(url, [
+    { field: 'name', value: 'Gone' },
+    { field: 'files', filename: 'a.wav', data: wav(100 * KiB) },
+    { field: 'files', filename: 'b.wav', data: wav(secondBytes) },
+  ]);
+
 describe('file parts held in memory', () => {
   let fake: FakeUpstream;
   beforeAll(async () => {
@@ -290,11 +298,7 @@ describe('memory is given back on every ending', () => {
     const { app, memoryBudget } = buildService(config, fake.url, { openWrite: writer.openWrite });
     const server = await listen(app);
     try {
-      const upload = rawUpload(server.url, [
-        { field: 'name', value: 'Gone' },
-        { field: 'files', filename: 'a.wav', data: wav(100 * KiB) },
-        { field: 'files', filename: 'b.wav', data: wav(600 * KiB) },
-      ]);
+      const upload = heldThenLarger(server.url, 600 * KiB);
       upload.sendUntil(500 * KiB);
       // b.wav outgrew 256 KiB: moved to disk, its memory given back; a.wav is still held.
       expect(await waitFor(() => writer.opened.length === 1 && memoryBudget.inUse === 100 * KiB)).toBe(true);
@@ -542,11 +546,7 @@ describe('large uploads share a per-turn budget; small ones are not held back', 
     const { app, memoryBudget } = buildService(config, fake.url, { turnBudget: turns.budget });
     const server = await listen(app);
     try {
-      const upload = rawUpload(server.url, [
-        { field: 'name', value: 'Gone' },
-        { field: 'files', filename: 'a.wav', data: wav(100 * KiB) },
-        { field: 'files', filename: 'b.wav', data: wav(1200 * KiB) },
-      ]);
+      const upload = heldThenLarger(server.url, 1200 * KiB);
       upload.sendUntil(900 * KiB);
       // Turn by turn until b.wav has moved to disk, then it waits with a.wav still held.
       expect(
