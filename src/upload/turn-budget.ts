@@ -17,9 +17,9 @@ export const LARGE_REQUEST_BYTES = 1024 * 1024;
 /** A process-wide allowance of upload bytes per turn of the event loop, shared by large requests. */
 export interface TurnBudget {
   /**
-   * Runs `go` at once while this turn has room for `bytes` and nobody is waiting; else `go` waits
-   * its turn. A part's stream waits for `go` before its next chunk, so its socket stops being read
-   * (backpressure) and no bytes are lost or reordered.
+   * Counts `bytes` as taken this turn and runs `go` at once while the turn has room left; once it
+   * is spent, `go` runs when the next turn begins. A part's stream waits for `go` before its next
+   * chunk, so its socket stops being read (backpressure) and no bytes are lost or reordered.
    */
   take(bytes: number, go: () => void): void;
 }
@@ -28,11 +28,9 @@ export interface TurnBudget {
 export type NextTurn = (run: () => void) => void;
 
 /**
- * Creates the budget. A turn is counted from the first `take` in it to the next check phase
- * (`setImmediate`), where the count starts again and the parts that waited go on in the order
- * they came, as many as the turn has room for (at least one). A part that goes on and wants more
- * queues behind the others: round robin, so every large upload keeps moving and none can hold
- * the others up, and no turn carries more than its bytes and one chunk.
+ * Creates the budget. Turns are counted from the first `take` in them to the next check phase
+ * (`setImmediate`), where the count starts again and every part that waited goes on, in the order
+ * they came: each moves at least one chunk per turn, so no upload can be held up by the others.
  */
 export function createTurnBudget(
   bytesPerTurn: number = TURN_BYTES,
@@ -42,31 +40,23 @@ export function createTurnBudget(
 ): TurnBudget {
   let taken = 0;
   let turnEnding = false;
-  const waiting: { bytes: number; go: () => void }[] = [];
-  const endTurnSoon = () => {
-    if (turnEnding) return;
-    turnEnding = true;
-    nextTurn(newTurn);
-  };
+  let waiting: (() => void)[] = [];
   const newTurn = () => {
     turnEnding = false;
     taken = 0;
-    // Round robin: the parts that waited longest go on first, as many as the turn has room for.
-    while (taken < bytesPerTurn) {
-      const next = waiting.shift();
-      if (!next) break;
-      taken += next.bytes;
-      next.go();
-    }
-    if (waiting.length > 0) endTurnSoon();
+    const resumed = waiting;
+    waiting = [];
+    for (const go of resumed) go();
   };
   return {
     take(bytes, go) {
-      endTurnSoon();
-      if (taken + bytes <= bytesPerTurn && waiting.length === 0) {
-        taken += bytes;
-        go();
-      } else waiting.push({ bytes, go });
+      taken += bytes;
+      if (!turnEnding) {
+        turnEnding = true;
+        nextTurn(newTurn);
+      }
+      if (taken <= bytesPerTurn) go();
+      else waiting.push(go);
     },
   };
 }

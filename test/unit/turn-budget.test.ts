@@ -60,7 +60,7 @@ describe('the per-turn upload budget', () => {
     expect(went).toBe(true);
   });
 
-  it('waiting parts go on in turn, the longest waiting first, as many as each turn has room for', () => {
+  it('every waiting part goes on each turn, in order, and what it takes next counts toward that turn', () => {
     const turns = manualTurns();
     const budget = createTurnBudget(100, turns.nextTurn);
     const went: string[] = [];
@@ -76,33 +76,17 @@ describe('the per-turn upload budget', () => {
     part('x');
     part('y');
     part('z');
-    expect(went.splice(0)).toEqual(['x']); // 60 bytes went; the next 60 would pass 100
-    const perTurn: string[][] = [];
-    while (turns.pending() > 0) {
-      turns.endTurn();
-      perTurn.push(went.splice(0));
-    }
-    // Round robin, two 60-byte chunks a turn (the second takes the turn past its 100 bytes, and
-    // then nothing more goes): no part is skipped, and no turn carries more than its room allows.
-    expect(perTurn).toEqual([['x', 'y'], ['z', 'x'], ['y', 'z'], ['x', 'y'], ['z', 'y'], ['z']]);
-  });
-
-  it('a chunk that comes while others wait queues behind them, even if the turn has room', () => {
-    const turns = manualTurns();
-    const budget = createTurnBudget(100, turns.nextTurn);
-    const went: string[] = [];
-    budget.take(100, () => went.push('a'));
-    budget.take(10, () => went.push('b')); // the turn is spent: b waits
+    expect(went).toEqual(['x']); // 60 bytes went; the next 60 would pass 100
     turns.endTurn();
-    budget.take(10, () => went.push('c')); // room left (b took 10), but nobody waits now: c goes
-    expect(went).toEqual(['a', 'b', 'c']);
-    budget.take(200, () => went.push('d')); // more than the turn has: waits
-    budget.take(1, () => went.push('e')); // behind d, though 1 byte would fit
-    expect(went).toEqual(['a', 'b', 'c']);
+    // x, y and z were waiting and all go on; x's next chunk fits the new turn, the one after not.
+    expect(went.splice(0)).toEqual(['x', 'x', 'x', 'y', 'z']);
     turns.endTurn();
-    expect(went).toEqual(['a', 'b', 'c', 'd']); // d alone spends a whole turn
+    expect(went.splice(0)).toEqual(['x', 'y', 'y', 'z']);
     turns.endTurn();
-    expect(went).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(went.splice(0)).toEqual(['y', 'z', 'z']);
+    turns.endTurn(); // the last takes' turn ends with nobody waiting, and no turn is asked for after it
+    expect(went).toEqual([]);
+    expect(turns.pending()).toBe(0);
   });
 
   it('runs its turns on the real event loop by default', async () => {
