@@ -1,9 +1,10 @@
 /**
- * Upload bytes that large requests take together in one turn of the event loop. Without a bound,
- * one turn reads whatever every large upload's socket has ready (16 uploads at full speed: several
- * MiB, hashed and parsed in one go), and every other request, small clones and /healthz included,
+ * Upload bytes that large requests take together in one turn of the event loop, past which they
+ * wait for the next (each waiting part still moves one chunk a turn). Without a bound, one turn
+ * reads whatever every large upload's socket has ready (16 uploads at full speed: several MiB,
+ * hashed and parsed in one go), and every other request, small clones and /healthz included,
  * waits for the whole turn: measured turns of 20–40 ms under the bench's heavy load. 128 KiB per
- * turn cut the small uploads' p99 beside that load from 62–85 ms to 33–47 ms (README "Performance").
+ * turn took the small uploads' p99 beside that load from 57–92 ms to 32–56 ms (README "Performance").
  */
 export const TURN_BYTES = 128 * 1024;
 
