@@ -45,9 +45,10 @@ const errorLines = (log: { lines: Record<string, unknown>[] }) =>
 describe('a client that disconnects during the retry wait (SPEC: cancels waits and attempts)', () => {
   it('cancels the pending wait and every attempt still to come, and leaves no spooled file', async () => {
     const clock = new FakeClock();
+    const auditFile = auditFilePath();
     await withService(
       // Spooled to disk whatever the size, so "no spooled file left" means something.
-      { clock, queue: [truedy429(400)], env: { MEMORY_BUFFER_FILE_BYTES: '0' } },
+      { clock, queue: [truedy429(400)], env: { MEMORY_BUFFER_FILE_BYTES: '0', AUDIT_LOG: auditFile } },
       async ({ url, fake, config, log }) => {
         const clone = leavingClone(url, 'Leaving');
         await fake.waitForRequests(1);
@@ -65,6 +66,13 @@ describe('a client that disconnects during the retry wait (SPEC: cancels waits a
         // A client that left is not a fault: nothing at error level, the reason at info.
         await stopLogged(log);
         expect(errorLines(log)).toEqual([]);
+        // The audit trail says the clone ended with its client gone, after the one attempt it made.
+        await waitUntil('the outcome on the audit trail', () => readAuditFile(auditFile).length === 2);
+        expect(readAuditFile(auditFile)[1]).toMatchObject({
+          status: 499,
+          code: 'client_closed',
+          attempts: 1,
+        });
       },
     );
   });
