@@ -238,6 +238,10 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
     return gate.release(slot).catch(() => undefined);
   }
 
+  /**
+   * One call, its retries and waits included. A caller gone mid-call (in a wait, for a slot, with
+   * its body unsent) stops it with the number of attempts made, for its audit line.
+   */
   async function call(
     op: UpstreamOperation,
     method: 'GET' | 'POST',
@@ -245,79 +249,82 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
     body: ReplayableBody | undefined,
     ctx: CallContext,
   ): Promise<UpstreamSuccess> {
-    const start = clock.now();
-    const deadline = start + retry.budgetMs;
-    let started = 0;
+    const made = { attempts: 0 };
     try {
-      return await attempts();
+      return await attemptUntilDone(op, method, url, body, ctx, made);
     } catch (error) {
-      // Gone mid-call (a wait, a slot, an unsent body): the audit line and the request's log say
-      // how many attempts had been made.
-      if (started > 0 && isCallerGone(error)) throw new CallerGone(started);
+      if (made.attempts > 0 && isCallerGone(error)) throw new CallerGone(made.attempts);
       throw error;
     }
+  }
 
-    async function attempts(): Promise<UpstreamSuccess> {
-      for (let attempt = 1; ; attempt++) {
-        await waitForSlot(op, deadline, attempt - 1, ctx);
-        started = attempt;
-        const t0 = clock.now();
-        const { outcome } = await withSpan(
-          `${method} ${URL_TEMPLATES[op]}`,
-          attemptAttributes(method, attempt),
-          async (span) => {
-            const result = await attemptOnce(method, url, body, ctx);
-            span.setAttribute(ATTR_HTTP_REQUEST_BODY_SIZE, result.bytesSent);
-            recordOutcome(span, result.outcome);
-            return result;
-          },
-          SpanKind.CLIENT,
-        );
-        const label = outcome.kind === 'response' ? String(outcome.status) : outcome.kind;
-        const seconds = (clock.now() - t0) / 1000;
-        options.observer?.attempt(op, label, seconds);
-        ctx.log.info(
-          { op, attempt, outcome: label, durationMs: Math.round(seconds * 1000) },
-          'upstream attempt',
-        );
+  /** Attempts until one succeeds or the policy gives up, counting in `made` each attempt begun. */
+  async function attemptUntilDone(
+    op: UpstreamOperation,
+    method: 'GET' | 'POST',
+    url: string,
+    body: ReplayableBody | undefined,
+    ctx: CallContext,
+    made: { attempts: number },
+  ): Promise<UpstreamSuccess> {
+    const start = clock.now();
+    const deadline = start + retry.budgetMs;
+    for (let attempt = 1; ; attempt++) {
+      await waitForSlot(op, deadline, attempt - 1, ctx);
+      made.attempts = attempt;
+      const t0 = clock.now();
+      const { outcome } = await withSpan(
+        `${method} ${URL_TEMPLATES[op]}`,
+        attemptAttributes(method, attempt),
+        async (span) => {
+          const result = await attemptOnce(method, url, body, ctx);
+          span.setAttribute(ATTR_HTTP_REQUEST_BODY_SIZE, result.bytesSent);
+          recordOutcome(span, result.outcome);
+          return result;
+        },
+        SpanKind.CLIENT,
+      );
+      const label = outcome.kind === 'response' ? String(outcome.status) : outcome.kind;
+      const seconds = (clock.now() - t0) / 1000;
+      options.observer?.attempt(op, label, seconds);
+      ctx.log.info(
+        { op, attempt, outcome: label, durationMs: Math.round(seconds * 1000) },
+        'upstream attempt',
+      );
 
-        if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) {
-          return success(outcome.status, outcome.body, attempt, outcome.headers, clock.now());
-        }
-        if (outcome.kind === 'response' && outcome.status === 429) {
-          const told = upstreamWait(outcome.headers, outcome.body, clock.now());
-          if (told) await gate.setCooldown(clock.now() + told.ms);
-        }
-        if (outcome.kind === 'too_large') {
-          // A 2xx this large may still have created a voice and spent credits: never retried, and
-          // said loudly so an operator can look for it in Truedy.
-          ctx.log.error(
-            { op, attempt, upstream_status: outcome.status, limit: options.maxResponseBytes },
-            outcome.status >= 200 && outcome.status < 300
-              ? 'Truedy answered 2xx with a body over UPSTREAM_MAX_RESPONSE_BYTES: a voice may have been created'
-              : 'Truedy answered with a body over UPSTREAM_MAX_RESPONSE_BYTES',
-          );
-        }
-        const decision = decideRetry({
-          outcome,
-          attempt,
-          elapsedMs: clock.now() - start,
-          idempotent: method === 'GET',
-          settings: retry,
-          now: clock.now(),
-          random,
-        });
-        if (!decision.retry) {
-          ctx.log.info({ op, attempt, reason: decision.reason }, 'upstream: giving up');
-          throw finalError(op, outcome, decision.retryAfterMs, attempt, options.maxResponseBytes);
-        }
-        ctx.log.info(
-          { op, attempt, waitMs: decision.delayMs, source: decision.source },
-          'upstream: retrying',
-        );
-        options.observer?.wait(op, decision.delayMs / 1000);
-        await wait(decision.source, decision.delayMs, ctx);
+      if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) {
+        return success(outcome.status, outcome.body, attempt, outcome.headers, clock.now());
       }
+      if (outcome.kind === 'response' && outcome.status === 429) {
+        const told = upstreamWait(outcome.headers, outcome.body, clock.now());
+        if (told) await gate.setCooldown(clock.now() + told.ms);
+      }
+      if (outcome.kind === 'too_large') {
+        // A 2xx this large may still have created a voice and spent credits: never retried, and
+        // said loudly so an operator can look for it in Truedy.
+        ctx.log.error(
+          { op, attempt, upstream_status: outcome.status, limit: options.maxResponseBytes },
+          outcome.status >= 200 && outcome.status < 300
+            ? 'Truedy answered 2xx with a body over UPSTREAM_MAX_RESPONSE_BYTES: a voice may have been created'
+            : 'Truedy answered with a body over UPSTREAM_MAX_RESPONSE_BYTES',
+        );
+      }
+      const decision = decideRetry({
+        outcome,
+        attempt,
+        elapsedMs: clock.now() - start,
+        idempotent: method === 'GET',
+        settings: retry,
+        now: clock.now(),
+        random,
+      });
+      if (!decision.retry) {
+        ctx.log.info({ op, attempt, reason: decision.reason }, 'upstream: giving up');
+        throw finalError(op, outcome, decision.retryAfterMs, attempt, options.maxResponseBytes);
+      }
+      ctx.log.info({ op, attempt, waitMs: decision.delayMs, source: decision.source }, 'upstream: retrying');
+      options.observer?.wait(op, decision.delayMs / 1000);
+      await wait(decision.source, decision.delayMs, ctx);
     }
   }
 
