@@ -39,6 +39,11 @@ export interface CallContext {
    */
   signal: AbortSignal;
   log: Logger;
+  /**
+   * Told as each attempt begins, so the request's log line counts the attempts made also when the
+   * caller leaves mid-call (its line is written when the client goes, the call ends later).
+   */
+  onAttempt?: (attempt: number) => void;
 }
 
 /** A 2xx from Truedy, with what the route needs to answer. */
@@ -272,6 +277,7 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
     for (let attempt = 1; ; attempt++) {
       await waitForSlot(op, deadline, attempt - 1, ctx);
       made.attempts = attempt;
+      ctx.onAttempt?.(attempt);
       const t0 = clock.now();
       const { outcome } = await withSpan(
         `${method} ${URL_TEMPLATES[op]}`,

@@ -38,6 +38,9 @@ function stopLogged(log: { lines: Record<string, unknown>[] }) {
   );
 }
 
+/** The request's own log line (one per request, written when it ends). */
+const requestLine = (log: { lines: Record<string, unknown>[] }) => log.lines.find((l) => l.msg === 'request');
+
 /** What the service logged at error level or above: nothing, when a client merely left. */
 const errorLines = (log: { lines: Record<string, unknown>[] }) =>
   log.lines.filter((l) => Number(l.level) >= 50);
@@ -73,6 +76,8 @@ describe('a client that disconnects during the retry wait (SPEC: cancels waits a
           code: 'client_closed',
           attempts: 1,
         });
+        // So does the request's log line, written when the client went.
+        expect(requestLine(log)).toMatchObject({ status: 499, upstream_attempts: 1 });
       },
     );
   });
@@ -98,6 +103,8 @@ describe('a client that leaves once Truedy has its whole request', () => {
         await waitUntil('the outcome on the audit trail', () => readAuditFile(auditFile).length === 2);
         await waitUntil('the memory given back', () => memoryBudget.inUse === 0);
         expect(readAuditFile(auditFile)[1]).toMatchObject({ status: 201, voice_id: expect.any(String) });
+        // Its log line, written when the client went mid-attempt, counts that attempt.
+        expect(requestLine(log)).toMatchObject({ status: 499, upstream_attempts: 1 });
 
         const again = await fetch(`${url}${CLONE_PATH}`, {
           method: 'POST',

@@ -26,7 +26,7 @@ import { type Lifecycle, trackWork } from '../lifecycle.js';
 import type { Metrics } from '../metrics.js';
 import { clientKey } from '../middleware/guard.js';
 import { auditAnswer, auditFailure, auditRequested } from './clone-audit.js';
-import { type Answer, clientGone, send, voiceAnswer } from './respond.js';
+import { type Answer, callContext, clientGone, send, voiceAnswer } from './respond.js';
 
 /** What the clone route is composed from. */
 export interface CloneRouteDeps {
@@ -127,12 +127,10 @@ export function cloneHandler(deps: CloneRouteDeps) {
 
     const clone = async (): Promise<Answer> => {
       await auditRequested(deps.audit, req, res);
-      const result = await deps.upstream.cloneVoice(createCloneBody(request.name, files), {
-        requestId: res.locals.requestId,
-        signal: gone,
-        log: res.locals.log,
-      });
-      res.locals.upstreamAttempts = result.attempts;
+      const result = await deps.upstream.cloneVoice(
+        createCloneBody(request.name, files),
+        callContext(res, gone),
+      );
       const normalized = normalizeVoice(result.data, request.name, result.receivedAt);
       return voiceAnswer(
         res,

@@ -3,7 +3,7 @@ import type { AudioMeta, CloneEnvelope, VoiceEnvelope } from '../../api/schemas.
 import { CallerGone, ServiceError } from '../../errors.js';
 import type { NormalizeResult } from '../../normalize/voice.js';
 import type { StoredResponse } from '../../stores/idempotency.js';
-import type { UpstreamSuccess } from '../../upstream/truedy-client.js';
+import type { CallContext, UpstreamSuccess } from '../../upstream/truedy-client.js';
 
 /** An AbortSignal that fires (with CallerGone) when the client goes away before the answer is written. */
 export function clientGone(res: Response): AbortSignal {
@@ -12,6 +12,22 @@ export function clientGone(res: Response): AbortSignal {
     if (!res.writableFinished) controller.abort(new CallerGone());
   });
   return controller.signal;
+}
+
+/**
+ * A Truedy call's context for this request: its id, its logger, the signal of its client going,
+ * and the attempts begun kept on the request, for its log line (written when the client goes, which
+ * may be before the call ends).
+ */
+export function callContext(res: Response, signal: AbortSignal = clientGone(res)): CallContext {
+  return {
+    requestId: res.locals.requestId,
+    signal,
+    log: res.locals.log,
+    onAttempt: (n) => {
+      res.locals.upstreamAttempts = n;
+    },
+  };
 }
 
 /** An answer as it is sent: the same shape an idempotency record keeps and replays. */

@@ -3,7 +3,7 @@ import type { Clock } from '../../clock.js';
 import { ServiceError } from '../../errors.js';
 import { normalizeVoice } from '../../normalize/voice.js';
 import type { TruedyClient } from '../../upstream/truedy-client.js';
-import { clientGone, send, voiceAnswer } from './respond.js';
+import { callContext, send, voiceAnswer } from './respond.js';
 
 /** Voice ids longer than this are not Truedy's. */
 const MAX_ID_CHARS = 200;
@@ -18,12 +18,7 @@ export function getVoiceHandler(deps: { upstream: TruedyClient; clock: Clock }) 
         `A voice id of at most ${MAX_ID_CHARS} characters is required.`,
       );
     }
-    const result = await deps.upstream.getVoice(id, {
-      requestId: res.locals.requestId,
-      signal: clientGone(res),
-      log: res.locals.log,
-    });
-    res.locals.upstreamAttempts = result.attempts;
+    const result = await deps.upstream.getVoice(id, callContext(res));
     const normalized = normalizeVoice(result.data, '', result.receivedAt);
     send(res, voiceAnswer(res, 200, normalized, result, new Date(deps.clock.now())));
   };
