@@ -16,7 +16,7 @@ import { createAuthenticator } from './identity/authenticator.js';
 import type { JwksOptions } from './identity/jwks-keys.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { createMemoryIdempotencyStore } from './stores/idempotency.js';
-import { createRedisStores } from './stores/redis.js';
+import { createRedisStores, type RedisStores } from './stores/redis.js';
 import { createMemoryGate, type UpstreamGate } from './stores/upstream-gate.js';
 import { createMemoryBudget } from './upload/memory-budget.js';
 import { type OpenWrite, openSpoolFolder, type SpoolFolder } from './upload/spool-folder.js';
@@ -82,17 +82,30 @@ function warnOnProxyTrust(config: Config, logger: Logger): void {
 export function createService(config: Config, options: ServiceOptions) {
   // Throws when UPLOAD_DIR cannot be used: main reports it as a start-up error.
   const spoolFolder = openSpoolFolder(config.uploadDir, { openWrite: options.openWrite });
+  const pacing = { limit: config.upstreamRateLimitPerMinute, windowMs: options.pacingWindowMs ?? 60_000 };
+  let redis: RedisStores | undefined;
   try {
-    return wire(config, options, spoolFolder);
+    // REDIS_URL: limits, cooldown and pacing are shared by every instance (SPEC "Configuration").
+    redis = config.redis ? createRedisStores(config.redis, pacing, options.logger) : undefined;
+    return wire(config, options, { spoolFolder, redis, pacing });
   } catch (error) {
-    // A start-up that fails past this point (a TLS file, TRUST_PROXY) leaves no folder behind.
+    // A start-up that fails past this point (a TLS file, TRUST_PROXY) leaves no folder behind, and
+    // no Redis client reconnecting forever: the process (a test, an embedder) can still exit.
+    void redis?.close();
     spoolFolder.close();
     throw error;
   }
 }
 
-/** createService once the spool folder is open. */
-function wire(config: Config, options: ServiceOptions, spoolFolder: SpoolFolder) {
+/** What createService has opened before wiring the rest: released again when wiring fails. */
+interface Opened {
+  spoolFolder: SpoolFolder;
+  redis: RedisStores | undefined;
+  pacing: { limit: number; windowMs: number };
+}
+
+/** createService once the spool folder and the Redis client exist. */
+function wire(config: Config, options: ServiceOptions, { spoolFolder, redis, pacing }: Opened) {
   const clock = options.clock ?? systemClock;
   if (spoolFolder.swept.length > 0) {
     options.logger.warn(
@@ -106,9 +119,6 @@ function wire(config: Config, options: ServiceOptions, spoolFolder: SpoolFolder)
   const turnBudget = options.turnBudget ?? createTurnBudget();
   const metrics = createMetrics();
   const lifecycle = options.lifecycle ?? createLifecycle();
-  const pacing = { limit: config.upstreamRateLimitPerMinute, windowMs: options.pacingWindowMs ?? 60_000 };
-  // REDIS_URL: limits, cooldown and pacing are shared by every instance (SPEC "Configuration").
-  const redis = config.redis ? createRedisStores(config.redis, pacing, options.logger) : undefined;
   const gate = options.gate ?? redis?.gate ?? createMemoryGate(pacing);
   const authenticator = createAuthenticator(config.auth, { clock, log: options.logger, jwks: options.jwks });
   // Start-up: fetch the provider's keys now; until they load, /readyz is 503 and JWT callers get 503.

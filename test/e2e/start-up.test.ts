@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CLONE_PATH, cloneForm } from '../helpers/clone-request.js';
 import { runToExit, type ServiceProcess, startServiceProcess } from '../helpers/process.js';
+import { sharedRedis, suiteRedis } from '../helpers/redis.js';
 
 const base = mkdtempSync(path.join(os.tmpdir(), 'bff-updir-'));
 
@@ -79,4 +81,46 @@ describe('configuration that stops start-up with a one-line reason', () => {
     expect(stderr).toMatch(/TRUST_PROXY: must be true, false/);
     expect(readdirSync(trustDir)).toEqual([]);
   });
+});
+
+describe('createService failing once its Redis client exists (an embedder or a test calls it)', () => {
+  const redis = suiteRedis(sharedRedis);
+  const root = path.resolve(import.meta.dirname, '../..');
+  // Builds the service from dist/ with a TRUST_PROXY Express refuses, reports the error, and
+  // returns: nothing else is open, so the process exits by itself unless a Redis client is left.
+  const script = `
+    const { loadConfig } = await import('./dist/config/config.js');
+    const { createService } = await import('./dist/service.js');
+    const { pino } = await import('pino');
+    try {
+      createService(loadConfig(process.env), { logger: pino({ level: 'silent' }) });
+    } catch (error) {
+      process.stdout.write(error.message);
+    }`;
+
+  it('closes that client: the process still exits by itself', async () => {
+    const dir = mkdtempSync(path.join(base, 'redis-'));
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        TRUEDY_API_KEY: 'k_test',
+        REDIS_URL: redis().url,
+        TRUST_PROXY: 'yes',
+        UPLOAD_DIR: dir,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += String(c);
+    });
+    // A bound, not a measurement: without the fix the client reconnects forever and this fires.
+    const kill = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearTimeout(kill);
+    expect(out).toMatch(/TRUST_PROXY: must be true, false/);
+    expect(code).toBe(0);
+    expect(readdirSync(dir)).toEqual([]);
+  }, 30_000);
 });
