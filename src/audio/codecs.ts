@@ -139,6 +139,19 @@ export function parseAudioSpecificConfig(bytes: Uint8Array): AacConfig | null {
 }
 
 /**
+ * The longest one AAC access unit can last, in seconds: 1024 samples at the core coder's rate for
+ * the GA object types (960 and the low-delay 480 or 512 are shorter), 4096 for any other (USAC's
+ * longest), at no rate below 7350 Hz (the lowest ISO 14496-3 defines). A bound, not a measure: it
+ * holds the length a container claims to what its frames can carry.
+ */
+export function aacUnitMaxSeconds(config: AacConfig): number {
+  const samples = config.objectType >= 1 && config.objectType <= 4 ? 1024 : 4096;
+  return samples / Math.max(config.sampleRate, AAC_LOWEST_RATE);
+}
+
+const AAC_LOWEST_RATE = 7350;
+
+/**
  * Null when the AAC frame's first syntax elements are what an encoder writes: optional fill and
  * data elements, then a channel element whose ics_info has its reserved bit clear, no more
  * scalefactor bands than its sample rate has, and (in AAC LC) no prediction. Otherwise a reason.
@@ -248,4 +261,19 @@ export function parseMpegHeader(b: Uint8Array): MpegHeader | null {
       ? (Math.floor((12 * bitrate * 1000) / sampleRate) + padding) * 4
       : Math.floor(((samples / 8) * bitrate * 1000) / sampleRate) + padding;
   return { version, layer, sampleRate, bitrate, length, samples, mono: b3 >> 6 === 3, crc: (b1 & 1) === 0 };
+}
+
+/**
+ * Seconds of the MPEG audio frames laid end to end in b[start, end) (a block or sample may hold
+ * several), or null where the next frame's header does not follow: then the bytes do not say.
+ */
+export function mpegFramesSeconds(b: Uint8Array, start = 0, end = b.length): number | null {
+  let seconds = 0;
+  for (let at = start; at < end; ) {
+    const header = parseMpegHeader(b.subarray(at, Math.min(end, at + 4)));
+    if (header === null) return null;
+    seconds += header.samples / header.sampleRate;
+    at += header.length;
+  }
+  return seconds;
 }

@@ -2,6 +2,8 @@ import type { ByteReader } from './byte-reader.js';
 import {
   type AacConfig,
   aacFrameProblem,
+  aacUnitMaxSeconds,
+  mpegFramesSeconds,
   opusPacketSamples,
   parseAudioSpecificConfig,
   parseMpegHeader,
@@ -138,6 +140,9 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
   let start = Number.POSITIVE_INFINITY;
   let end = Number.NEGATIVE_INFINITY; // not 0: blocks may lie before time zero (a signed timecode)
   let blocks = 0;
+  // What the frames can last by their own bytes, while every frame's codec says (null once one
+  // does not): timestamps and BlockDurations are claims, held to it.
+  let framesSeconds: number | null = 0;
   let pos = seg.data;
 
   // The element header at `at`, checked to fit its parent. Sync when the window holds it (the hot
@@ -179,21 +184,25 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
     const p = s + t.length;
     const timecode = b.readInt16BE(p);
     const lacing = ((b[p + 2] as number) >> 1) & 3;
-    let samples = 0;
+    let own: number | null = 0;
     let count = 1;
-    if (lacing === 0) samples = checkFrame(track, b, p + 3, e, blocks);
+    if (lacing === 0) own = checkFrame(track, b, p + 3, e, blocks);
     else {
       const frames = laces(b.subarray(p + 3, e), lacing);
       count = frames.length;
-      for (const f of frames) samples += checkFrame(track, f, 0, f.length, blocks);
+      for (const f of frames) {
+        const lasts = checkFrame(track, f, 0, f.length, blocks);
+        own = own === null || lasts === null ? null : own + lasts;
+      }
     }
     blocks++;
+    framesSeconds = framesSeconds === null || own === null ? null : framesSeconds + own;
     const at = ((clusterTs + timecode) * scaleNs) / 1e9;
     const seconds =
       durationTicks !== null
         ? (durationTicks * scaleNs) / 1e9
         : track.codec === 'A_OPUS'
-          ? samples / 48000
+          ? (own ?? 0)
           : (track.defaultDurationNs * count) / 1e9;
     start = Math.min(start, at);
     end = Math.max(end, at + seconds);
@@ -257,7 +266,8 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
     fail(
       `truncated: Duration declares ${declaredSeconds?.toFixed(3)} s, the blocks end at ${end.toFixed(3)} s`,
     );
-  return end - start;
+  // A gap between timestamps, or one 20 ms block stated as lasting an hour, is no audio.
+  return framesSeconds === null ? end - start : Math.min(end - start, framesSeconds);
 }
 
 /** The first audio TrackEntry in Tracks. */
@@ -327,12 +337,15 @@ function laces(b: Buffer, lacing: number): Buffer[] {
   return frames;
 }
 
-/** Checks one audio frame, b[s, e), as its codec requires; returns its 48 kHz samples for Opus, else 0. */
-function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number): number {
+/**
+ * Checks one audio frame, b[s, e), as its codec requires; returns the seconds it can last by its
+ * own bytes (Opus and MPEG exactly, AAC at most), or null for a codec whose frames do not say.
+ */
+function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number): number | null {
   if (track.codec === 'A_OPUS') {
     const n = opusPacketSamples(b, s, e);
     if (n === null) fail(`block ${index + 1} is not an Opus packet (corrupt)`);
-    return n;
+    return n / 48000;
   }
   if (track.codec === 'A_VORBIS') {
     if (e <= s || ((b[s] as number) & 1) !== 0)
@@ -340,9 +353,11 @@ function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number
   } else if (track.aac) {
     const problem = aacFrameProblem(b.subarray(s, e), track.aac);
     if (problem !== null) fail(`block ${index + 1}: ${problem} (corrupt)`);
+    return aacUnitMaxSeconds(track.aac);
   } else if (track.codec === 'A_MPEG/L3') {
     if (parseMpegHeader(b.subarray(s, e)) === null)
       fail(`block ${index + 1} is not an MPEG audio frame (corrupt)`);
+    return mpegFramesSeconds(b, s, e);
   }
-  return 0;
+  return null;
 }

@@ -2,6 +2,8 @@ import type { ByteReader } from './byte-reader.js';
 import {
   type AacConfig,
   aacFrameProblem,
+  aacUnitMaxSeconds,
+  mpegFramesSeconds,
   opusPacketSamples,
   parseAudioSpecificConfig,
   parseMpegHeader,
@@ -136,16 +138,24 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
   let mdatBytes = 0;
   for (let k = 0; k < mdats.length; k += 2) mdatBytes += (mdats[k + 1] as number) - (mdats[k] as number);
   let ticks = 0;
+  // What the checked frames can last by their own bytes (an Opus packet and an MPEG frame say; an
+  // AAC unit lasts at most its frame length): the sample table's durations may claim more.
+  let framesSeconds: number | null = 0;
   // The sample is data[s, e): indices, not a view, since this runs once per sample.
   const checkData = (data: Buffer, s: number, e: number, n: number, offset: number): void => {
     if (trak.payload.kind === 'aac') {
       const problem = aacFrameProblem(data, trak.payload.config, s, e);
       if (problem !== null) fail(`sample ${n + 1} at byte ${offset}: ${problem} (corrupt)`);
+      if (framesSeconds !== null) framesSeconds += aacUnitMaxSeconds(trak.payload.config);
     } else if (trak.payload.kind === 'opus') {
-      if (opusPacketSamples(data, s, e) === null)
-        fail(`sample ${n + 1} at byte ${offset} is not an Opus packet (corrupt)`);
-    } else if (parseMpegHeader(data.subarray(s, e)) === null) {
-      fail(`sample ${n + 1} at byte ${offset} is not an MPEG audio frame (corrupt)`);
+      const samples = opusPacketSamples(data, s, e);
+      if (samples === null) fail(`sample ${n + 1} at byte ${offset} is not an Opus packet (corrupt)`);
+      if (framesSeconds !== null) framesSeconds += samples / 48000;
+    } else {
+      if (parseMpegHeader(data.subarray(s, e)) === null)
+        fail(`sample ${n + 1} at byte ${offset} is not an MPEG audio frame (corrupt)`);
+      const lasts = mpegFramesSeconds(data, s, e);
+      framesSeconds = framesSeconds === null || lasts === null ? null : framesSeconds + lasts;
     }
   };
   // Sync when the window holds the sample (the hot path), a promise only when it must be read.
@@ -194,7 +204,9 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
     seconds = Math.max(0, seconds - mediaTime / trak.timescale);
     if (editDuration > 0) seconds = Math.min(seconds, editDuration / movieTimescale);
   }
-  return seconds;
+  // A sample's stated duration is a claim (one 20 ms frame stated as an hour): no longer than
+  // its frames can last. A codec that is not checked has nothing to hold it to.
+  return trak.payload.kind === 'none' || framesSeconds === null ? seconds : Math.min(seconds, framesSeconds);
 }
 
 async function wholeBox(r: ByteReader, box: { type: string; body: number; end: number }): Promise<Buffer> {

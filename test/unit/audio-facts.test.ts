@@ -7,6 +7,7 @@ import {
   invalidAudio,
   readAudioFacts,
 } from '../../src/audio/audio-facts.js';
+import { parseMpegHeader } from '../../src/audio/codecs.js';
 import { crc32ogg } from '../../src/audio/crc.js';
 import { ServiceError } from '../../src/errors.js';
 import { BOMBS } from '../fuzz/bombs.js';
@@ -45,6 +46,13 @@ const FFPROBE: [file: string, type: string, seconds: number][] = [
 ];
 
 const bytesOf = (file: string): Buffer => readFileSync(audio(file));
+
+/** Bytes of the MPEG audio frame at `at`, from its header (Layer III; ISO 11172-3 / 13818-3). */
+function mpegFrameLength(b: Buffer, at: number): number {
+  const header = parseMpegHeader(b.subarray(at, at + 4));
+  if (header === null) throw new Error(`no MPEG frame at byte ${at}`);
+  return header.length;
+}
 const facts = (bytes: Buffer, type: string) => readAudioFacts({ bytes }, type);
 
 /** Deterministic "random" bytes (xorshift32), so a refusal never depends on the draw. */
@@ -124,6 +132,74 @@ describe('readAudioFacts: lengths', () => {
       'hex',
     );
     expect((await facts(bytes, WEBM)).seconds).toBe(0.02);
+  });
+
+  // A container's timing is a claim; the frames' own bytes say how long they can last (an Opus
+  // packet and an MPEG frame exactly, an AAC unit at most 1024 samples): the length is held to it.
+  it('holds an MP4 sample table that states an hour a frame to what its AAC frames can last', async () => {
+    const bytes = Buffer.from(bytesOf('sample.m4a'));
+    const stts = bytes.indexOf('stts') - 4;
+    expect(bytes.readUInt32BE(stts + 12)).toBe(2); // two runs of sample durations
+    for (const run of [0, 1]) {
+      const delta = stts + 20 + 8 * run;
+      bytes.writeUInt32BE(bytes.readUInt32BE(delta) * 3600, delta);
+    }
+    bytes.write('free', bytes.indexOf('edts'), 'latin1'); // no edit list to trim the claim either
+    // 33 units of at most 1024 samples at 16 kHz (the priming untrimmed): 2.112 s, not 2 hours.
+    expect(bytes.readUInt32BE(bytes.indexOf('stsz') + 12)).toBe(33);
+    expect((await facts(bytes, MP4)).seconds).toBe(2.112);
+  });
+
+  it('holds WebM timestamps with a gap, and a BlockDuration of an hour, to what the Opus packets last', async () => {
+    const webm = (cluster: string) =>
+      Buffer.from(
+        [
+          '1a45dfa3874282847765626d',
+          '1853806701ffffffffffffff',
+          '1549a966872ad7b1830f4240',
+          '1654ae6b90ae8ed781018381028686415f4f505553',
+          cluster,
+        ].join(''),
+        'hex',
+      );
+    // Two SimpleBlocks of one 20 ms packet each, at 0 and at 30 s: 30.02 s by their timestamps.
+    const gap = webm('1f43b67595e78100a38781000080f80102a38781753080f80102');
+    expect((await facts(gap, WEBM)).seconds).toBe(0.04);
+    // One BlockGroup: a 20 ms packet whose BlockDuration says 3,600,000 ms.
+    const stated = webm('1f43b67594e78100a08fa187810000' + '00f801029b840036ee80');
+    expect((await facts(stated, WEBM)).seconds).toBe(0.02);
+  });
+
+  it('counts every MPEG frame a Matroska block holds, so timestamps that are right are kept', async () => {
+    // Two SimpleBlocks, at 0 and at 100 ms, each holding four MP3 frames (576 samples at 16 kHz,
+    // 36 ms each): the timestamps say 0.1 s; counting one frame a block would say 0.072 s.
+    const mp3 = bytesOf('sample.mp3');
+    const frameBytes = (at: number) => mp3.subarray(at, at + mpegFrameLength(mp3, at));
+    const frames: Buffer[] = [];
+    for (let at = 225; frames.length < 8; at += frames.at(-1)?.length ?? 0) frames.push(frameBytes(at));
+    const size = (n: number) =>
+      Buffer.from([0x10 | (n >>> 24), (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+    const block = (ms: number, payload: Buffer[]) => {
+      const body = Buffer.concat([Buffer.from([0x81, ms >> 8, ms & 0xff, 0x80]), ...payload]);
+      return Buffer.concat([Buffer.from([0xa3]), size(body.length), body]);
+    };
+    const cluster = Buffer.concat([
+      Buffer.from('e78100', 'hex'),
+      block(0, frames.slice(0, 4)),
+      block(100, frames.slice(4)),
+    ]);
+    const bytes = Buffer.concat([
+      Buffer.from(
+        '1a45dfa3874282847765626d1853806701ffffffffffffff1549a966872ad7b1830f4240' +
+          '1654ae6b93ae91d78101838102868941' +
+          Buffer.from('_MPEG/L3', 'latin1').toString('hex'),
+        'hex',
+      ),
+      Buffer.from('1f43b675', 'hex'),
+      size(cluster.length),
+      cluster,
+    ]);
+    expect((await facts(bytes, WEBM)).seconds).toBe(0.1);
   });
 
   it('measures a WebM recorded with a timeslice, which has no Duration and clusters of unknown size', async () => {
