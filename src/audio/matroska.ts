@@ -102,6 +102,8 @@ interface Track {
   number: number;
   codec: string;
   aac: AacConfig | null;
+  /** Vorbis: the most one packet can last (half its long block), from the identification header. */
+  vorbisPacketSeconds: number | null;
   defaultDurationNs: number;
 }
 
@@ -275,20 +277,36 @@ function audioTrack(tracks: Buffer): Track | null {
   for (const [id, entry] of children(tracks, 'Tracks')) {
     if (id !== TRACK_ENTRY) continue;
     let type = 0;
-    const t: Track = { number: 0, codec: '', aac: null, defaultDurationNs: 0 };
+    const t: Track = { number: 0, codec: '', aac: null, vorbisPacketSeconds: null, defaultDurationNs: 0 };
+    let codecPrivate: Buffer | null = null;
     for (const [eid, v] of children(entry, 'TrackEntry')) {
       if (eid === TRACK_NUMBER) t.number = uint(v);
       else if (eid === TRACK_TYPE) type = uint(v);
       else if (eid === CODEC_ID) t.codec = v.toString('latin1').replace(/\0+$/, '');
       else if (eid === DEFAULT_DURATION) t.defaultDurationNs = uint(v);
-      else if (eid === CODEC_PRIVATE) t.aac = parseAudioSpecificConfig(v);
+      else if (eid === CODEC_PRIVATE) codecPrivate = v;
     }
     if (type === 2) {
-      if (t.codec !== 'A_AAC' && !t.codec.startsWith('A_AAC/')) t.aac = null;
+      if (codecPrivate && (t.codec === 'A_AAC' || t.codec.startsWith('A_AAC/')))
+        t.aac = parseAudioSpecificConfig(codecPrivate);
+      if (codecPrivate && t.codec === 'A_VORBIS') t.vorbisPacketSeconds = vorbisPacketSeconds(codecPrivate);
       return t;
     }
   }
   return null;
+}
+
+/**
+ * The most one Vorbis audio packet can last: half its long block at the stream's rate (Vorbis I
+ * §1.3.2), from the identification header that leads the CodecPrivate's three headers; null
+ * when there is none to read.
+ */
+function vorbisPacketSeconds(codecPrivate: Buffer): number | null {
+  const at = codecPrivate.indexOf('\x01vorbis', 0, 'latin1');
+  if (at < 0 || at + 30 > codecPrivate.length) return null;
+  const rate = codecPrivate.readUInt32LE(at + 12);
+  const longBlock = 2 ** ((codecPrivate[at + 28] as number) >> 4);
+  return rate > 0 ? longBlock / 2 / rate : null;
 }
 
 /** The frames of a block's payload by its lacing (RFC 9559 §10.3). */
@@ -339,7 +357,7 @@ function laces(b: Buffer, lacing: number): Buffer[] {
 
 /**
  * Checks one audio frame, b[s, e), as its codec requires; returns the seconds it can last by its
- * own bytes (Opus and MPEG exactly, AAC at most), or null for a codec whose frames do not say.
+ * own bytes (Opus and MPEG exactly, AAC and Vorbis at most), or null for a codec whose frames do not say.
  */
 function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number): number | null {
   if (track.codec === 'A_OPUS') {
@@ -350,7 +368,9 @@ function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number
   if (track.codec === 'A_VORBIS') {
     if (e <= s || ((b[s] as number) & 1) !== 0)
       fail(`block ${index + 1} is not a Vorbis audio packet (corrupt)`);
-  } else if (track.aac) {
+    return track.vorbisPacketSeconds;
+  }
+  if (track.aac) {
     const problem = aacFrameProblem(b.subarray(s, e), track.aac);
     if (problem !== null) fail(`block ${index + 1}: ${problem} (corrupt)`);
     return aacUnitMaxSeconds(track.aac);

@@ -170,6 +170,31 @@ describe('readAudioFacts: lengths', () => {
     expect((await facts(stated, WEBM)).seconds).toBe(0.02);
   });
 
+  it('holds WebM Vorbis timestamps to half a long block a packet (its identification header says how long)', async () => {
+    const ident = Buffer.concat([
+      Buffer.from('\x01vorbis', 'latin1'),
+      Buffer.from('00000000' + '01' + '44ac0000', 'hex'), // version, mono, 44.1 kHz
+      Buffer.alloc(12), // bitrates
+      Buffer.from([0xb8, 0x01]), // blocks of 256 and 2048 samples, framing bit
+    ]);
+    const headers = [ident, Buffer.from('\x03vorbis', 'latin1'), Buffer.from('\x05vorbis', 'latin1')];
+    const codecPrivate = Buffer.concat([Buffer.from([2, ident.length, 7]), ...headers]);
+    const entry = Buffer.concat([
+      Buffer.from('d781018381028688415f564f52424953', 'hex'), // track 1, audio, A_VORBIS
+      Buffer.from([0x63, 0xa2, 0x80 | codecPrivate.length]),
+      codecPrivate,
+    ]);
+    const tracks = Buffer.concat([Buffer.from([0xae, 0x80 | entry.length]), entry]);
+    const bytes = Buffer.concat([
+      Buffer.from('1a45dfa3874282847765626d1853806701ffffffffffffff1549a966872ad7b1830f4240', 'hex'),
+      Buffer.from([0x16, 0x54, 0xae, 0x6b, 0x80 | tracks.length]),
+      tracks,
+      // Two one-byte audio packets, at 0 and at 30 s: at most 2 x 1024 samples, 0.046 s.
+      Buffer.from('1f43b67591e78100a3858100008000a3858175308000', 'hex'),
+    ]);
+    expect((await facts(bytes, WEBM)).seconds).toBe(0.046);
+  });
+
   it('counts every MPEG frame a Matroska block holds, so timestamps that are right are kept', async () => {
     // Two SimpleBlocks, at 0 and at 100 ms, each holding four MP3 frames (576 samples at 16 kHz,
     // 36 ms each): the timestamps say 0.1 s; counting one frame a block would say 0.072 s.
