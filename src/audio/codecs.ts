@@ -139,17 +139,46 @@ export function parseAudioSpecificConfig(bytes: Uint8Array): AacConfig | null {
 }
 
 /**
- * The longest one AAC access unit can last, in seconds: 1024 samples at the core coder's rate for
- * the GA object types (960 and the low-delay 480 or 512 are shorter), 4096 for any other (USAC's
- * longest), at no rate below 7350 Hz (the lowest ISO 14496-3 defines). A bound, not a measure: it
- * holds the length a container claims to what its frames can carry.
+ * Samples one access unit of each MPEG-4 audio object type lasts at most, for the types whose
+ * frame length ISO 14496-3 fixes: AAC Main, LC, SSR, LTP and scalable and their ER forms 1024
+ * (960 is shorter), ER BSAC 1024, AAC LD and ELD 512 (480 is shorter), the MPEG-1/2 layers 1152,
+ * USAC 4096 (its longest output frame). SBR and PS are read as their core type, whose rate they
+ * run at, so 1024 core samples are 2048 output ones. Others (ALS frames hold up to 65536 samples,
+ * DST lasts 1/75 s at the DSD rate) are absent: their units do not say.
  */
-export function aacUnitMaxSeconds(config: AacConfig): number {
-  const samples = config.objectType >= 1 && config.objectType <= 4 ? 1024 : 4096;
-  return samples / Math.max(config.sampleRate, AAC_LOWEST_RATE);
+const AAC_UNIT_SAMPLES = new Map<number, number>([
+  [1, 1024],
+  [2, 1024],
+  [3, 1024],
+  [4, 1024],
+  [6, 1024],
+  [17, 1024],
+  [19, 1024],
+  [20, 1024],
+  [22, 1024],
+  [23, 512],
+  [39, 512],
+  [32, 1152],
+  [33, 1152],
+  [34, 1152],
+  [42, 4096],
+]);
+
+/**
+ * The longest one access unit of the stream can last, in seconds, or null for an object type
+ * whose units do not say. A bound, not a measure: it holds the length a container claims to what
+ * its frames can carry.
+ */
+export function aacUnitMaxSeconds(config: AacConfig): number | null {
+  const samples = AAC_UNIT_SAMPLES.get(config.objectType);
+  return samples === undefined ? null : samples / config.sampleRate;
 }
 
-const AAC_LOWEST_RATE = 7350;
+/**
+ * The longest an AAC unit of a track whose configuration is missing can last: 1024 samples at
+ * 7350 Hz, the lowest rate ISO 14496-3 defines (a codec id that says AAC, no AudioSpecificConfig).
+ */
+export const AAC_UNIT_LONGEST_SECONDS = 1024 / 7350;
 
 /**
  * Null when the AAC frame's first syntax elements are what an encoder writes: optional fill and
@@ -263,17 +292,45 @@ export function parseMpegHeader(b: Uint8Array): MpegHeader | null {
   return { version, layer, sampleRate, bitrate, length, samples, mono: b3 >> 6 === 3, crc: (b1 & 1) === 0 };
 }
 
+/** The longest an MPEG audio frame lasts: 1152 samples at 8000 Hz (MPEG-2.5 Layer II). */
+const MPEG_LONGEST_FRAME_SECONDS = 1152 / 8000;
+
 /**
  * Seconds of the MPEG audio frames laid end to end in b[start, end) (a block or sample may hold
- * several), or null where the next frame's header does not follow: then the bytes do not say.
+ * several). Bytes after the last whole frame that begin no frame count as the longest frame
+ * could last: the bound stays local to them, however they were made.
  */
-export function mpegFramesSeconds(b: Uint8Array, start = 0, end = b.length): number | null {
+export function mpegFramesSeconds(b: Uint8Array, start = 0, end = b.length): number {
   let seconds = 0;
   for (let at = start; at < end; ) {
     const header = parseMpegHeader(b.subarray(at, Math.min(end, at + 4)));
-    if (header === null) return null;
+    if (header === null) return seconds + MPEG_LONGEST_FRAME_SECONDS;
     seconds += header.samples / header.sampleRate;
     at += header.length;
   }
   return seconds;
+}
+
+/** What a Vorbis identification header says (Vorbis I §4.2.2). */
+export interface VorbisIdent {
+  rate: number;
+  channels: number;
+  /** Samples in a long block; an audio packet yields at most half of one. */
+  longBlock: number;
+}
+
+/**
+ * The Vorbis identification header p[0..], or null when it is not a valid one: version 0, at
+ * least one channel, a rate, block sizes 2^6 to 2^13 with the short one no larger, the framing bit.
+ */
+export function parseVorbisIdent(p: Uint8Array): VorbisIdent | null {
+  if (p.length < 30 || Buffer.from(p.buffer, p.byteOffset, 7).toString('latin1') !== '\x01vorbis')
+    return null;
+  const v = Buffer.from(p.buffer, p.byteOffset, 30);
+  const channels = v[11] as number;
+  const rate = v.readUInt32LE(12);
+  const short = (v[28] as number) & 0xf;
+  const long = (v[28] as number) >> 4;
+  const ok = v.readUInt32LE(7) === 0 && channels > 0 && rate > 0 && short >= 6 && short <= long && long <= 13;
+  return ok && ((v[29] as number) & 1) === 1 ? { rate, channels, longBlock: 2 ** long } : null;
 }

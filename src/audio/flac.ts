@@ -1,7 +1,7 @@
 import { type ByteReader, WINDOW_BYTES } from './byte-reader.js';
 import { crc8, crc16 } from './crc.js';
 import { audioEnd, skipId3v2 } from './id3.js';
-import { fail } from './invalid-audio.js';
+import { checkSampleRate, fail } from './invalid-audio.js';
 
 /** What frames are checked against: STREAMINFO (RFC 9639 §8.2). */
 export interface StreamInfo {
@@ -112,6 +112,7 @@ export async function flacSeconds(r: ByteReader): Promise<number> {
       if (!(type === 0 && length === 34)) fail('no STREAMINFO block');
       info = parseStreamInfo(await r.read(pos + 4, 34));
       if (info === null) fail('invalid STREAMINFO block');
+      checkSampleRate(info.sampleRate, 'STREAMINFO');
     }
     pos += 4 + length;
   }

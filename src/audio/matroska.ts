@@ -1,5 +1,6 @@
 import type { ByteReader } from './byte-reader.js';
 import {
+  AAC_UNIT_LONGEST_SECONDS,
   type AacConfig,
   aacFrameProblem,
   aacUnitMaxSeconds,
@@ -7,8 +8,9 @@ import {
   opusPacketSamples,
   parseAudioSpecificConfig,
   parseMpegHeader,
+  parseVorbisIdent,
 } from './codecs.js';
-import { fail } from './invalid-audio.js';
+import { checkSampleRate, fail } from './invalid-audio.js';
 import { isZeros } from './zeros.js';
 
 // Element IDs (Matroska, RFC 9559 §5.1), written with their length marker bits as stored.
@@ -142,8 +144,9 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
   let start = Number.POSITIVE_INFINITY;
   let end = Number.NEGATIVE_INFINITY; // not 0: blocks may lie before time zero (a signed timecode)
   let blocks = 0;
-  // What the frames can last by their own bytes, while every frame's codec says (null once one
-  // does not): timestamps and BlockDurations are claims, held to it.
+  // What the frames can last by their own bytes: timestamps and BlockDurations are claims, held
+  // to it. Null for a track whose codec's frames do not say (FLAC, PCM, AAC ALS: the track's
+  // codec decides, so for every frame alike).
   let framesSeconds: number | null = 0;
   let pos = seg.data;
 
@@ -272,6 +275,9 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
   return framesSeconds === null ? end - start : Math.min(end - start, framesSeconds);
 }
 
+/** Matroska's AAC codec ids: `A_AAC`, and the older `A_AAC/MPEG4/LC/SBR` and the like. */
+const isAac = (codec: string): boolean => codec === 'A_AAC' || codec.startsWith('A_AAC/');
+
 /** The first audio TrackEntry in Tracks. */
 function audioTrack(tracks: Buffer): Track | null {
   for (const [id, entry] of children(tracks, 'Tracks')) {
@@ -287,9 +293,9 @@ function audioTrack(tracks: Buffer): Track | null {
       else if (eid === CODEC_PRIVATE) codecPrivate = v;
     }
     if (type === 2) {
-      if (codecPrivate && (t.codec === 'A_AAC' || t.codec.startsWith('A_AAC/')))
-        t.aac = parseAudioSpecificConfig(codecPrivate);
-      if (codecPrivate && t.codec === 'A_VORBIS') t.vorbisPacketSeconds = vorbisPacketSeconds(codecPrivate);
+      if (codecPrivate && isAac(t.codec)) t.aac = parseAudioSpecificConfig(codecPrivate);
+      if (t.aac) checkSampleRate(t.aac.sampleRate, 'the AAC track');
+      if (t.codec === 'A_VORBIS') t.vorbisPacketSeconds = vorbisPacketSeconds(codecPrivate);
       return t;
     }
   }
@@ -298,15 +304,15 @@ function audioTrack(tracks: Buffer): Track | null {
 
 /**
  * The most one Vorbis audio packet can last: half its long block at the stream's rate (Vorbis I
- * §1.3.2), from the identification header that leads the CodecPrivate's three headers; null
- * when there is none to read.
+ * §1.3.2), from the identification header that leads the CodecPrivate's three headers. A Vorbis
+ * track without a valid one cannot be decoded: refused.
  */
-function vorbisPacketSeconds(codecPrivate: Buffer): number | null {
-  const at = codecPrivate.indexOf('\x01vorbis', 0, 'latin1');
-  if (at < 0 || at + 30 > codecPrivate.length) return null;
-  const rate = codecPrivate.readUInt32LE(at + 12);
-  const longBlock = 2 ** ((codecPrivate[at + 28] as number) >> 4);
-  return rate > 0 ? longBlock / 2 / rate : null;
+function vorbisPacketSeconds(codecPrivate: Buffer | null): number {
+  const at = codecPrivate?.indexOf('\x01vorbis', 0, 'latin1') ?? -1;
+  const ident = codecPrivate && at >= 0 ? parseVorbisIdent(codecPrivate.subarray(at)) : null;
+  if (ident === null) fail('the Vorbis track has no valid identification header (corrupt)');
+  checkSampleRate(ident.rate, 'the Vorbis track');
+  return ident.longBlock / 2 / ident.rate;
 }
 
 /** The frames of a block's payload by its lacing (RFC 9559 §10.3). */
@@ -374,7 +380,10 @@ function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number
     const problem = aacFrameProblem(b.subarray(s, e), track.aac);
     if (problem !== null) fail(`block ${index + 1}: ${problem} (corrupt)`);
     return aacUnitMaxSeconds(track.aac);
-  } else if (track.codec === 'A_MPEG/L3') {
+  }
+  // An old-style AAC codec id without its AudioSpecificConfig: AAC all the same, at some rate.
+  if (isAac(track.codec)) return AAC_UNIT_LONGEST_SECONDS;
+  if (track.codec === 'A_MPEG/L3') {
     if (parseMpegHeader(b.subarray(s, e)) === null)
       fail(`block ${index + 1} is not an MPEG audio frame (corrupt)`);
     return mpegFramesSeconds(b, s, e);

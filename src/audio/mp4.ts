@@ -8,7 +8,7 @@ import {
   parseAudioSpecificConfig,
   parseMpegHeader,
 } from './codecs.js';
-import { fail } from './invalid-audio.js';
+import { checkSampleRate, fail } from './invalid-audio.js';
 import { isZeros } from './zeros.js';
 
 /**
@@ -139,23 +139,24 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
   for (let k = 0; k < mdats.length; k += 2) mdatBytes += (mdats[k + 1] as number) - (mdats[k] as number);
   let ticks = 0;
   // What the checked frames can last by their own bytes (an Opus packet and an MPEG frame say; an
-  // AAC unit lasts at most its frame length): the sample table's durations may claim more.
-  let framesSeconds: number | null = 0;
+  // AAC unit lasts at most its frame length): the sample table's durations may claim more. Null
+  // for an object type whose units do not say (the track's config says, so for every sample).
+  const aacUnit = trak.payload.kind === 'aac' ? aacUnitMaxSeconds(trak.payload.config) : null;
+  let framesSeconds = 0;
   // The sample is data[s, e): indices, not a view, since this runs once per sample.
   const checkData = (data: Buffer, s: number, e: number, n: number, offset: number): void => {
     if (trak.payload.kind === 'aac') {
       const problem = aacFrameProblem(data, trak.payload.config, s, e);
       if (problem !== null) fail(`sample ${n + 1} at byte ${offset}: ${problem} (corrupt)`);
-      if (framesSeconds !== null) framesSeconds += aacUnitMaxSeconds(trak.payload.config);
+      framesSeconds += aacUnit ?? 0;
     } else if (trak.payload.kind === 'opus') {
       const samples = opusPacketSamples(data, s, e);
       if (samples === null) fail(`sample ${n + 1} at byte ${offset} is not an Opus packet (corrupt)`);
-      if (framesSeconds !== null) framesSeconds += samples / 48000;
+      framesSeconds += samples / 48000;
     } else {
       if (parseMpegHeader(data.subarray(s, e)) === null)
         fail(`sample ${n + 1} at byte ${offset} is not an MPEG audio frame (corrupt)`);
-      const lasts = mpegFramesSeconds(data, s, e);
-      framesSeconds = framesSeconds === null || lasts === null ? null : framesSeconds + lasts;
+      framesSeconds += mpegFramesSeconds(data, s, e);
     }
   };
   // Sync when the window holds the sample (the hot path), a promise only when it must be read.
@@ -206,7 +207,8 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
   }
   // A sample's stated duration is a claim (one 20 ms frame stated as an hour): no longer than
   // its frames can last. A codec that is not checked has nothing to hold it to.
-  return trak.payload.kind === 'none' || framesSeconds === null ? seconds : Math.min(seconds, framesSeconds);
+  const bounded = trak.payload.kind === 'opus' || trak.payload.kind === 'mp3' || aacUnit !== null;
+  return bounded ? Math.min(seconds, framesSeconds) : seconds;
 }
 
 async function wholeBox(r: ByteReader, box: { type: string; body: number; end: number }): Promise<Buffer> {
@@ -323,6 +325,7 @@ function esdsPayload(b: Buffer): Payload {
   const size = descriptor(5);
   if (objectType !== 0x40 || size === null) return { kind: 'none' };
   const config = parseAudioSpecificConfig(b.subarray(i, i + size));
+  if (config) checkSampleRate(config.sampleRate, 'the AAC track');
   return config ? { kind: 'aac', config } : { kind: 'none' };
 }
 

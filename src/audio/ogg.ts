@@ -1,8 +1,8 @@
 import type { ByteReader } from './byte-reader.js';
-import { opusPacketSamples } from './codecs.js';
+import { opusPacketSamples, parseVorbisIdent } from './codecs.js';
 import { crc32ogg } from './crc.js';
 import { checkFlacFrame, parseStreamInfo, type StreamInfo } from './flac.js';
-import { fail } from './invalid-audio.js';
+import { checkSampleRate, fail } from './invalid-audio.js';
 import { isZeros } from './zeros.js';
 
 /**
@@ -202,10 +202,10 @@ function packet(s: Stream, p: Buffer, where: string): void {
       if (!((p[8] as number) < 16 && (p[9] as number) > 0)) fail(`${where}: invalid OpusHead`);
       Object.assign(s, { codec: 'opus', rate: 48000, preSkip: p.readUInt16LE(10), headerPackets: 1 });
     } else if (p.length >= 30 && p.toString('latin1', 0, 7) === '\x01vorbis') {
-      const rate = p.readUInt32LE(12);
-      const blocks = p[28] as number;
-      if (!(rate > 0 && (p[11] as number) > 0)) fail(`${where}: invalid Vorbis identification header`);
-      Object.assign(s, { codec: 'vorbis', rate, maxBlock: 2 ** (blocks >> 4), headerPackets: 2 });
+      const ident = parseVorbisIdent(p);
+      if (ident === null) fail(`${where}: invalid Vorbis identification header`);
+      checkSampleRate(ident.rate, where);
+      Object.assign(s, { codec: 'vorbis', rate: ident.rate, maxBlock: ident.longBlock, headerPackets: 2 });
     } else if (
       p.length >= 51 &&
       p.toString('latin1', 0, 5) === '\x7fFLAC' &&
@@ -213,6 +213,7 @@ function packet(s: Stream, p: Buffer, where: string): void {
     ) {
       const info = parseStreamInfo(p.subarray(17, 51));
       if (info === null) fail(`${where}: invalid STREAMINFO`);
+      checkSampleRate(info.sampleRate, where);
       // The mapping header counts the metadata packets after it; 0 means "unknown" (RFC 9639 §10.1).
       Object.assign(s, {
         codec: 'flac',

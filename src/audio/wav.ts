@@ -1,5 +1,5 @@
 import type { ByteReader } from './byte-reader.js';
-import { fail, InvalidAudioError } from './invalid-audio.js';
+import { checkSampleRate, fail, InvalidAudioError } from './invalid-audio.js';
 import { isZeros } from './zeros.js';
 
 /**
@@ -98,6 +98,7 @@ export async function wavSeconds(r: ByteReader): Promise<number> {
       };
       if (!(fmt.channels > 0 && fmt.rate > 0 && fmt.blockAlign > 0 && fmt.byteRate > 0))
         fail('fmt chunk with a zero field');
+      checkSampleRate(fmt.rate, 'the fmt chunk');
     } else if (id === 'fact' && size >= 4) {
       factSamples = (await r.read(body, 4)).readUInt32LE(0);
     }

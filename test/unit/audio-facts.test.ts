@@ -7,7 +7,12 @@ import {
   invalidAudio,
   readAudioFacts,
 } from '../../src/audio/audio-facts.js';
-import { parseMpegHeader } from '../../src/audio/codecs.js';
+import {
+  type AacConfig,
+  aacUnitMaxSeconds,
+  mpegFramesSeconds,
+  parseMpegHeader,
+} from '../../src/audio/codecs.js';
 import { crc32ogg } from '../../src/audio/crc.js';
 import { ServiceError } from '../../src/errors.js';
 import { BOMBS } from '../fuzz/bombs.js';
@@ -150,6 +155,19 @@ describe('readAudioFacts: lengths', () => {
     expect((await facts(bytes, MP4)).seconds).toBe(2.112);
   });
 
+  it('holds MP4 fragments that state 1000 times their Opus packets to what the packets last', async () => {
+    const bytes = Buffer.from(bytesOf('chromium-recording.mp4'));
+    const trun = bytes.indexOf('trun') - 4;
+    expect(bytes.readUInt32BE(trun + 8) & 0xffffff).toBe(0x301); // data offset, then duration and size per sample
+    const count = bytes.readUInt32BE(trun + 12);
+    for (let k = 0; k < count; k++) {
+      const at = trun + 20 + 8 * k;
+      bytes.writeUInt32BE(bytes.readUInt32BE(at) * 1000, at);
+    }
+    // 2961 s by the fragment; the 50 packets' own durations: what ffprobe's packets sum to, about 3 s.
+    expect(Math.abs((await facts(bytes, MP4)).seconds - 2.961)).toBeLessThanOrEqual(0.1);
+  });
+
   it('holds WebM timestamps with a gap, and a BlockDuration of an hour, to what the Opus packets last', async () => {
     const webm = (cluster: string) =>
       Buffer.from(
@@ -193,6 +211,34 @@ describe('readAudioFacts: lengths', () => {
       Buffer.from('1f43b67591e78100a3858100008000a3858175308000', 'hex'),
     ]);
     expect((await facts(bytes, WEBM)).seconds).toBe(0.046);
+
+    // A rate of 1 Hz would make each packet last 1024 s; no identification header, unbounded.
+    const oneHertz = Buffer.from(bytes);
+    oneHertz.writeUInt32LE(1, oneHertz.indexOf('\x01vorbis', 0, 'latin1') + 12);
+    expect(await refusal(oneHertz, WEBM)).toBe(
+      'the Vorbis track states a sample rate of 1 Hz, under 4000 Hz (corrupt)',
+    );
+    const noIdent = Buffer.from(bytes);
+    noIdent.write('\x01vorbiz', noIdent.indexOf('\x01vorbis', 0, 'latin1'), 'latin1');
+    expect(await refusal(noIdent, WEBM)).toBe(
+      'the Vorbis track has no valid identification header (corrupt)',
+    );
+  });
+
+  it('refuses a WAV or FLAC that states a sample rate under 4000 Hz (1 Hz would make 2 s last 9 hours)', async () => {
+    const wav = Buffer.from(bytesOf('sample.wav'));
+    const fmt = wav.indexOf('fmt ');
+    wav.writeUInt32LE(1, fmt + 12); // nSamplesPerSec
+    wav.writeUInt32LE(2, fmt + 16); // nAvgBytesPerSec
+    expect(await refusal(wav, WAV)).toBe(
+      'the fmt chunk states a sample rate of 1 Hz, under 4000 Hz (corrupt)',
+    );
+    const flac = Buffer.from(bytesOf('sample.flac'));
+    // STREAMINFO's 20-bit rate starts at byte 18 of the file (fLaC, the block header, 10 bytes in).
+    flac.writeUIntBE((1 << 4) | (flac.readUIntBE(18, 3) & 0xf), 18, 3);
+    expect(await refusal(flac, FLAC)).toBe(
+      'STREAMINFO states a sample rate of 1 Hz, under 4000 Hz (corrupt)',
+    );
   });
 
   it('counts every MPEG frame a Matroska block holds, so timestamps that are right are kept', async () => {
@@ -234,6 +280,33 @@ describe('readAudioFacts: lengths', () => {
     expect(info.includes(Buffer.from([0x44, 0x89]))).toBe(false);
     expect(bytes.subarray(146, 158).equals(Buffer.from('1f43b67501ffffffffffffff', 'hex'))).toBe(true);
     expect((await facts(bytes, WEBM)).seconds).toBeCloseTo(3.0, 1);
+  });
+});
+
+describe('what a frame can last by its own bytes (the bound container timing is held to)', () => {
+  const lc: AacConfig = { objectType: 2, rateIndex: 8, sampleRate: 16000, channelConfig: 1 };
+
+  it('an AAC unit: 1024 samples (512 for LD and ELD, 4096 for USAC), none for types whose units do not say', () => {
+    expect(aacUnitMaxSeconds(lc)).toBe(0.064);
+    expect(aacUnitMaxSeconds({ ...lc, objectType: 23 })).toBe(0.032);
+    expect(aacUnitMaxSeconds({ ...lc, objectType: 42 })).toBe(0.256);
+    // ALS frames hold up to 65536 samples; DST lasts 1/75 s at the DSD rate.
+    expect(aacUnitMaxSeconds({ ...lc, objectType: 36 })).toBeNull();
+    expect(aacUnitMaxSeconds({ ...lc, objectType: 35 })).toBeNull();
+  });
+
+  it('MPEG frames laid end to end all count, and stray bytes after them count as one longest frame', () => {
+    const mp3 = bytesOf('sample.mp3');
+    const two = mp3.subarray(
+      225,
+      225 + mpegFrameLength(mp3, 225) + mpegFrameLength(mp3, 225 + mpegFrameLength(mp3, 225)),
+    );
+    expect(mpegFramesSeconds(two)).toBe(2 * (576 / 16000));
+    // One stray byte no longer lifts the bound for the whole file (it did when it made the walk give up).
+    expect(mpegFramesSeconds(Buffer.concat([two, Buffer.from([0])]))).toBeCloseTo(
+      2 * (576 / 16000) + 1152 / 8000,
+      9,
+    );
   });
 });
 
