@@ -143,8 +143,7 @@ export function parseAudioSpecificConfig(bytes: Uint8Array): AacConfig | null {
  * frame length ISO 14496-3 fixes: AAC Main, LC, SSR, LTP and scalable and their ER forms 1024
  * (960 is shorter), ER BSAC 1024, AAC LD and ELD 512 (480 is shorter), the MPEG-1/2 layers 1152,
  * USAC 4096 (its longest output frame). SBR and PS are read as their core type, whose rate they
- * run at, so 1024 core samples are 2048 output ones. Others (ALS frames hold up to 65536 samples,
- * DST lasts 1/75 s at the DSD rate) are absent: their units do not say.
+ * run at, so 1024 core samples are 2048 output ones. Others get AAC_OTHER_UNIT_SAMPLES.
  */
 const AAC_UNIT_SAMPLES = new Map<number, number>([
   [1, 1024],
@@ -165,13 +164,17 @@ const AAC_UNIT_SAMPLES = new Map<number, number>([
 ]);
 
 /**
- * The longest one access unit of the stream can last, in seconds, or null for an object type
- * whose units do not say. A bound, not a measure: it holds the length a container claims to what
- * its frames can carry.
+ * Samples a unit of any other object type is held to: ALS's frame length field counts up to 65536
+ * (DST's 1/75 s at 2.8 MHz is less), so no MPEG-4 audio unit lasts longer at its stated rate.
  */
-export function aacUnitMaxSeconds(config: AacConfig): number | null {
-  const samples = AAC_UNIT_SAMPLES.get(config.objectType);
-  return samples === undefined ? null : samples / config.sampleRate;
+const AAC_OTHER_UNIT_SAMPLES = 65536;
+
+/**
+ * The longest one access unit of the stream can last, in seconds. A bound, not a measure: it
+ * holds the length a container claims to what its frames can carry.
+ */
+export function aacUnitMaxSeconds(config: AacConfig): number {
+  return (AAC_UNIT_SAMPLES.get(config.objectType) ?? AAC_OTHER_UNIT_SAMPLES) / config.sampleRate;
 }
 
 /**

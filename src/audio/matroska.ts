@@ -376,6 +376,8 @@ function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number
       fail(`block ${index + 1} is not a Vorbis audio packet (corrupt)`);
     return track.vorbisPacketSeconds;
   }
+  // An empty AAC unit carries no audio (one byte of fixed lacing makes 256 of them): no time.
+  if (isAac(track.codec) && e <= s) return 0;
   if (track.aac) {
     const problem = aacFrameProblem(b.subarray(s, e), track.aac);
     if (problem !== null) fail(`block ${index + 1}: ${problem} (corrupt)`);

@@ -139,16 +139,15 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
   for (let k = 0; k < mdats.length; k += 2) mdatBytes += (mdats[k + 1] as number) - (mdats[k] as number);
   let ticks = 0;
   // What the checked frames can last by their own bytes (an Opus packet and an MPEG frame say; an
-  // AAC unit lasts at most its frame length): the sample table's durations may claim more. Null
-  // for an object type whose units do not say (the track's config says, so for every sample).
-  const aacUnit = trak.payload.kind === 'aac' ? aacUnitMaxSeconds(trak.payload.config) : null;
+  // AAC unit lasts at most its frame length): the sample table's durations may claim more.
+  const aacUnit = trak.payload.kind === 'aac' ? aacUnitMaxSeconds(trak.payload.config) : 0;
   let framesSeconds = 0;
   // The sample is data[s, e): indices, not a view, since this runs once per sample.
   const checkData = (data: Buffer, s: number, e: number, n: number, offset: number): void => {
     if (trak.payload.kind === 'aac') {
       const problem = aacFrameProblem(data, trak.payload.config, s, e);
       if (problem !== null) fail(`sample ${n + 1} at byte ${offset}: ${problem} (corrupt)`);
-      framesSeconds += aacUnit ?? 0;
+      framesSeconds += aacUnit;
     } else if (trak.payload.kind === 'opus') {
       const samples = opusPacketSamples(data, s, e);
       if (samples === null) fail(`sample ${n + 1} at byte ${offset} is not an Opus packet (corrupt)`);
@@ -207,8 +206,7 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
   }
   // A sample's stated duration is a claim (one 20 ms frame stated as an hour): no longer than
   // its frames can last. A codec that is not checked has nothing to hold it to.
-  const bounded = trak.payload.kind === 'opus' || trak.payload.kind === 'mp3' || aacUnit !== null;
-  return bounded ? Math.min(seconds, framesSeconds) : seconds;
+  return trak.payload.kind === 'none' ? seconds : Math.min(seconds, framesSeconds);
 }
 
 async function wholeBox(r: ByteReader, box: { type: string; body: number; end: number }): Promise<Buffer> {
@@ -324,9 +322,11 @@ function esdsPayload(b: Buffer): Payload {
   i += 13;
   const size = descriptor(5);
   if (objectType !== 0x40 || size === null) return { kind: 'none' };
+  // MPEG-4 audio that cannot say how it is coded cannot be decoded (nor held to its frames).
   const config = parseAudioSpecificConfig(b.subarray(i, i + size));
-  if (config) checkSampleRate(config.sampleRate, 'the AAC track');
-  return config ? { kind: 'aac', config } : { kind: 'none' };
+  if (config === null) fail('the AAC track has no valid AudioSpecificConfig (corrupt)');
+  checkSampleRate(config.sampleRate, 'the AAC track');
+  return { kind: 'aac', config };
 }
 
 /**

@@ -99,11 +99,46 @@ export async function wavSeconds(r: ByteReader): Promise<number> {
       if (!(fmt.channels > 0 && fmt.rate > 0 && fmt.blockAlign > 0 && fmt.byteRate > 0))
         fail('fmt chunk with a zero field');
       checkSampleRate(fmt.rate, 'the fmt chunk');
+      checkCompressedRates(fmt);
     } else if (id === 'fact' && size >= 4) {
       factSamples = (await r.read(body, 4)).readUInt32LE(0);
     }
     pos = body + size + (size & 1);
   }
+}
+
+/**
+ * A compressed WAV's length comes from fields of its fmt chunk, so they must be ones a coder could
+ * write. ADPCM states its samples per block: no more than its blocks hold (IMA: a 4-byte header
+ * and 4 bits a sample per channel, plus the header's sample; MS: a 7-byte header and two samples
+ * in it). Any other codec gets its length from the byte rate: a quarter of a bit a sample is less
+ * than any speech codec writes (GSM 6.10 is 1.6, a 2400 bit/s vocoder 0.3), where a byte rate of 1
+ * would make 200 KiB last two days.
+ */
+function checkCompressedRates(fmt: {
+  tag: number;
+  channels: number;
+  rate: number;
+  byteRate: number;
+  blockAlign: number;
+  samplesPerBlock: number;
+}): void {
+  if (fmt.tag === 1 || fmt.tag === 3 || fmt.tag === 6 || fmt.tag === 7) return;
+  const ch = fmt.channels;
+  const most =
+    fmt.tag === 0x11
+      ? ((fmt.blockAlign - 4 * ch) * 2) / ch + 1
+      : fmt.tag === 2
+        ? ((fmt.blockAlign - 7 * ch) * 2) / ch + 2
+        : Number.POSITIVE_INFINITY;
+  if (fmt.samplesPerBlock > 0 && !(fmt.samplesPerBlock <= most))
+    fail(
+      `the fmt chunk states ${fmt.samplesPerBlock} samples a block, more than its ${fmt.blockAlign}-byte blocks hold (corrupt)`,
+    );
+  if (fmt.samplesPerBlock === 0 && !(fmt.byteRate * 32 >= fmt.rate))
+    fail(
+      `the fmt chunk states ${fmt.byteRate} bytes a second at ${fmt.rate} Hz, under a quarter of a bit a sample (corrupt)`,
+    );
 }
 
 /** After the data chunk: chunks that fit in the file, then nothing or zeros (padding). */

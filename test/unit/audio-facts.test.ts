@@ -225,6 +225,71 @@ describe('readAudioFacts: lengths', () => {
     );
   });
 
+  it('counts no time for empty AAC frames in WebM (one byte of fixed lacing makes 256 of them)', async () => {
+    // An AAC LC track at 44.1 kHz (AudioSpecificConfig 1208) and two blocks 30 s apart, each
+    // laced as 256 frames of 0 bytes: no audio, not 30 s (or 2 x 256 x 23 ms).
+    const bytes = Buffer.from(
+      '1a45dfa3874282847765626d1853806701ffffffffffffff1549a966872ad7b1830f4240' +
+        '1654ae6b94ae92d78101838102' +
+        `8685${Buffer.from('A_AAC', 'latin1').toString('hex')}` +
+        '63a2821208' +
+        '1f43b67591e78100a38581000084ffa38581753084ff',
+      'hex',
+    );
+    expect(await refusal(bytes, WEBM)).toBe('no audio (length 0)');
+  });
+
+  it('refuses an MP4 AAC track whose AudioSpecificConfig cannot be read (it was left unchecked and unbounded)', async () => {
+    const bytes = Buffer.from(bytesOf('sample.m4a'));
+    const config = bytes.indexOf(Buffer.from('0580808005140856e5', 'hex')) + 5;
+    bytes.writeUInt16BE(0x1688, config); // LC with sampling_frequency_index 13, which is reserved
+    expect(await refusal(bytes, MP4)).toBe('the AAC track has no valid AudioSpecificConfig (corrupt)');
+  });
+
+  it('refuses a compressed WAV whose fmt chunk states what no coder writes (its length comes from it)', async () => {
+    const wav = (fmt: Buffer, data = Buffer.alloc(1024, 0x11)) =>
+      Buffer.concat([
+        Buffer.from('RIFF'),
+        Buffer.from(new Uint32Array([4 + 8 + fmt.length + 8 + data.length]).buffer),
+        Buffer.from('WAVEfmt '),
+        Buffer.from(new Uint32Array([fmt.length]).buffer),
+        fmt,
+        Buffer.from('data'),
+        Buffer.from(new Uint32Array([data.length]).buffer),
+        data,
+      ]);
+    const fmt = (
+      tag: number,
+      byteRate: number,
+      blockAlign: number,
+      bits: number,
+      samplesPerBlock?: number,
+    ) => {
+      const f = Buffer.alloc(samplesPerBlock === undefined ? 16 : 20);
+      f.writeUInt16LE(tag, 0);
+      f.writeUInt16LE(1, 2); // mono
+      f.writeUInt32LE(8000, 4);
+      f.writeUInt32LE(byteRate, 8);
+      f.writeUInt16LE(blockAlign, 12);
+      f.writeUInt16LE(bits, 14);
+      if (samplesPerBlock !== undefined) {
+        f.writeUInt16LE(2, 16); // cbSize
+        f.writeUInt16LE(samplesPerBlock, 18);
+      }
+      return f;
+    };
+    // IMA ADPCM: a 256-byte mono block holds 505 samples; 65535 would make 4 blocks last 33 s.
+    expect((await facts(wav(fmt(0x11, 4055, 256, 4, 505)), WAV)).seconds).toBe(0.253);
+    expect(await refusal(wav(fmt(0x11, 4055, 256, 4, 65535)), WAV)).toBe(
+      'the fmt chunk states 65535 samples a block, more than its 256-byte blocks hold (corrupt)',
+    );
+    // GSM 6.10 at 8 kHz is 1625 bytes a second; stated as 1, 1 KiB would last 17 minutes.
+    expect((await facts(wav(fmt(0x31, 1625, 65, 0)), WAV)).seconds).toBe(0.63);
+    expect(await refusal(wav(fmt(0x31, 1, 65, 0)), WAV)).toBe(
+      'the fmt chunk states 1 bytes a second at 8000 Hz, under a quarter of a bit a sample (corrupt)',
+    );
+  });
+
   it('refuses a WAV or FLAC that states a sample rate under 4000 Hz (1 Hz would make 2 s last 9 hours)', async () => {
     const wav = Buffer.from(bytesOf('sample.wav'));
     const fmt = wav.indexOf('fmt ');
@@ -286,13 +351,13 @@ describe('readAudioFacts: lengths', () => {
 describe('what a frame can last by its own bytes (the bound container timing is held to)', () => {
   const lc: AacConfig = { objectType: 2, rateIndex: 8, sampleRate: 16000, channelConfig: 1 };
 
-  it('an AAC unit: 1024 samples (512 for LD and ELD, 4096 for USAC), none for types whose units do not say', () => {
+  it('an AAC unit: 1024 samples (512 for LD and ELD, 4096 for USAC, 65536 for any other type)', () => {
     expect(aacUnitMaxSeconds(lc)).toBe(0.064);
     expect(aacUnitMaxSeconds({ ...lc, objectType: 23 })).toBe(0.032);
     expect(aacUnitMaxSeconds({ ...lc, objectType: 42 })).toBe(0.256);
-    // ALS frames hold up to 65536 samples; DST lasts 1/75 s at the DSD rate.
-    expect(aacUnitMaxSeconds({ ...lc, objectType: 36 })).toBeNull();
-    expect(aacUnitMaxSeconds({ ...lc, objectType: 35 })).toBeNull();
+    // ALS frames hold up to 65536 samples, the most any other type's unit can (DST: 1/75 s at 2.8 MHz).
+    expect(aacUnitMaxSeconds({ ...lc, objectType: 36 })).toBe(4.096);
+    expect(aacUnitMaxSeconds({ ...lc, objectType: 35 })).toBe(4.096);
   });
 
   it('MPEG frames laid end to end all count, and stray bytes after them count as one longest frame', () => {
