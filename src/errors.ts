@@ -124,10 +124,7 @@ export class UpstreamRefusal extends Error {
  * is left to answer, so it has no code.
  */
 export class CallerGone extends Error {
-  constructor(
-    /** Attempts already made upstream when the caller went away (the audit trail and log say so). */
-    readonly attempts = 0,
-  ) {
+  constructor() {
     super('the client went away before its answer');
     this.name = 'CallerGone';
   }
@@ -136,11 +133,6 @@ export class CallerGone extends Error {
 /** Did this step stop because its caller went away? (A timer's AbortError carries the reason as its cause.) */
 export function isCallerGone(e: unknown): boolean {
   return e instanceof CallerGone || (e instanceof Error && e.cause instanceof CallerGone);
-}
-
-/** How many attempts a step that stopped for a caller gone had made upstream (0 when none, or not such a stop). */
-export function attemptsBeforeGone(e: unknown): number {
-  return e instanceof CallerGone ? e.attempts : 0;
 }
 
 /** Any error the domain raises on purpose; everything else is a bug (500 internal_error). */

@@ -3,7 +3,7 @@ import { type Span, SpanKind } from '@opentelemetry/api';
 import got, { RequestError, TimeoutError, UploadError } from 'got';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import { CallerGone, type DomainError, isCallerGone, ServiceError } from '../errors.js';
+import { type DomainError, ServiceError } from '../errors.js';
 import { type UpstreamOperation, upstreamError } from '../normalize/upstream-error.js';
 import type { Slot, UpstreamGate } from '../stores/upstream-gate.js';
 import {
@@ -244,8 +244,8 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
   }
 
   /**
-   * One call, its retries and waits included. A caller gone mid-call (in a wait, for a slot, with
-   * its body unsent) stops it with the number of attempts made, for its audit line.
+   * One call: attempts until one succeeds or the policy gives up, its waits included. Each attempt
+   * begun is told to `ctx.onAttempt`, so a caller gone mid-call still knows how many were made.
    */
   async function call(
     op: UpstreamOperation,
@@ -254,29 +254,10 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
     body: ReplayableBody | undefined,
     ctx: CallContext,
   ): Promise<UpstreamSuccess> {
-    const made = { attempts: 0 };
-    try {
-      return await attemptUntilDone(op, method, url, body, ctx, made);
-    } catch (error) {
-      if (made.attempts > 0 && isCallerGone(error)) throw new CallerGone(made.attempts);
-      throw error;
-    }
-  }
-
-  /** Attempts until one succeeds or the policy gives up, counting in `made` each attempt begun. */
-  async function attemptUntilDone(
-    op: UpstreamOperation,
-    method: 'GET' | 'POST',
-    url: string,
-    body: ReplayableBody | undefined,
-    ctx: CallContext,
-    made: { attempts: number },
-  ): Promise<UpstreamSuccess> {
     const start = clock.now();
     const deadline = start + retry.budgetMs;
     for (let attempt = 1; ; attempt++) {
       await waitForSlot(op, deadline, attempt - 1, ctx);
-      made.attempts = attempt;
       ctx.onAttempt?.(attempt);
       const t0 = clock.now();
       const { outcome } = await withSpan(

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { AuditTrail } from '../../audit/audit-trail.js';
 import { type CloneOutcome, cloneEntry } from '../../audit/clone-entry.js';
-import { attemptsBeforeGone, isDomainError, ServiceError } from '../../errors.js';
+import { isDomainError, ServiceError } from '../../errors.js';
 import { SPAN, withSpan } from '../../tracing/spans.js';
 import { isRecord } from '../../values.js';
 import { toHttpError } from '../error-table.js';
@@ -91,6 +91,7 @@ export function auditFailure(audit: AuditTrail, req: Request, res: Response, err
     code: gone ? 'client_closed' : (domain?.code ?? 'internal_error'),
     voiceId: null,
     upstreamRequestId: domain?.facts.upstreamRequestId ?? null,
-    attempts: domain?.facts.attempts || attemptsBeforeGone(err) || res.locals.upstreamAttempts || 0,
+    // The attempts begun, kept on the request as each began (also when the client left mid-call).
+    attempts: domain?.facts.attempts || res.locals.upstreamAttempts || 0,
   });
 }
