@@ -43,8 +43,8 @@ process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
 
-// The service runs with the Node flags `npm start` gives it (and the Docker image, which a test keeps
-// in step), so the figures are those of the service as deployed.
+// The service runs with the Node flags `npm start` gives it, so the figures are those of the service
+// as deployed (the Docker image's differ only in Node 24's young generation; a test keeps them so).
 const START_FLAGS = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
   .scripts.start.split(/\s+/)
   .filter((a) => a.startsWith('--'));
