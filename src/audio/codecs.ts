@@ -300,14 +300,14 @@ const MPEG_LONGEST_FRAME_SECONDS = 1152 / 8000;
 
 /**
  * Seconds of the MPEG audio frames laid end to end in b[start, end) (a block or sample may hold
- * several). Bytes after the last whole frame that begin no frame count as the longest frame
- * could last: the bound stays local to them, however they were made.
+ * several), or null when b[start] begins no frame. Bytes after the last whole frame that begin no
+ * frame count as the longest frame could last: the bound stays local to them, however they were made.
  */
-export function mpegFramesSeconds(b: Uint8Array, start = 0, end = b.length): number {
+export function mpegFramesSeconds(b: Uint8Array, start = 0, end = b.length): number | null {
   let seconds = 0;
   for (let at = start; at < end; ) {
     const header = parseMpegHeader(b.subarray(at, Math.min(end, at + 4)));
-    if (header === null) return seconds + MPEG_LONGEST_FRAME_SECONDS;
+    if (header === null) return at === start ? null : seconds + MPEG_LONGEST_FRAME_SECONDS;
     seconds += header.samples / header.sampleRate;
     at += header.length;
   }

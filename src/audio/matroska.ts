@@ -7,7 +7,6 @@ import {
   mpegFramesSeconds,
   opusPacketSamples,
   parseAudioSpecificConfig,
-  parseMpegHeader,
   parseVorbisIdent,
 } from './codecs.js';
 import { checkSampleRate, fail } from './invalid-audio.js';
@@ -386,9 +385,9 @@ function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number
   // An old-style AAC codec id without its AudioSpecificConfig: AAC all the same, at some rate.
   if (isAac(track.codec)) return AAC_UNIT_LONGEST_SECONDS;
   if (track.codec === 'A_MPEG/L3') {
-    if (parseMpegHeader(b.subarray(s, e)) === null)
-      fail(`block ${index + 1} is not an MPEG audio frame (corrupt)`);
-    return mpegFramesSeconds(b, s, e);
+    const lasts = mpegFramesSeconds(b, s, e);
+    if (lasts === null) fail(`block ${index + 1} is not an MPEG audio frame (corrupt)`);
+    return lasts;
   }
   return null;
 }

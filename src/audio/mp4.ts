@@ -6,7 +6,6 @@ import {
   mpegFramesSeconds,
   opusPacketSamples,
   parseAudioSpecificConfig,
-  parseMpegHeader,
 } from './codecs.js';
 import { checkSampleRate, fail } from './invalid-audio.js';
 import { isZeros } from './zeros.js';
@@ -153,9 +152,9 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
       if (samples === null) fail(`sample ${n + 1} at byte ${offset} is not an Opus packet (corrupt)`);
       framesSeconds += samples / 48000;
     } else {
-      if (parseMpegHeader(data.subarray(s, e)) === null)
-        fail(`sample ${n + 1} at byte ${offset} is not an MPEG audio frame (corrupt)`);
-      framesSeconds += mpegFramesSeconds(data, s, e);
+      const lasts = mpegFramesSeconds(data, s, e);
+      if (lasts === null) fail(`sample ${n + 1} at byte ${offset} is not an MPEG audio frame (corrupt)`);
+      framesSeconds += lasts;
     }
   };
   // Sync when the window holds the sample (the hot path), a promise only when it must be read.

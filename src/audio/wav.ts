@@ -16,6 +16,17 @@ const SPAN_BYTES = 4 * 1024;
 /** Int16Array reads in the platform's byte order; WAV's is little-endian. */
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
+/** What the fmt chunk says (WAVEFORMATEX; samplesPerBlock for MS and IMA ADPCM, else 0). */
+interface Fmt {
+  tag: number;
+  channels: number;
+  rate: number;
+  byteRate: number;
+  blockAlign: number;
+  bits: number;
+  samplesPerBlock: number;
+}
+
 /**
  * RIFF WAVE (the RIFF spec; WAVEFORMATEXTENSIBLE): the length is the sample frames the data chunk
  * really holds. Rules:
@@ -38,15 +49,7 @@ export async function wavSeconds(r: ByteReader): Promise<number> {
     )
   )
     fail('not a RIFF WAVE file');
-  let fmt: {
-    tag: number;
-    channels: number;
-    rate: number;
-    byteRate: number;
-    blockAlign: number;
-    bits: number;
-    samplesPerBlock: number;
-  } | null = null;
+  let fmt: Fmt | null = null;
   let factSamples: number | null = null;
   let pos = 12;
   for (;;) {
@@ -115,14 +118,7 @@ export async function wavSeconds(r: ByteReader): Promise<number> {
  * than any speech codec writes (GSM 6.10 is 1.6, a 2400 bit/s vocoder 0.3), where a byte rate of 1
  * would make 200 KiB last two days.
  */
-function checkCompressedRates(fmt: {
-  tag: number;
-  channels: number;
-  rate: number;
-  byteRate: number;
-  blockAlign: number;
-  samplesPerBlock: number;
-}): void {
+function checkCompressedRates(fmt: Fmt): void {
   if (fmt.tag === 1 || fmt.tag === 3 || fmt.tag === 6 || fmt.tag === 7) return;
   const ch = fmt.channels;
   const most =
