@@ -97,7 +97,7 @@ export function createService(config: Config, options: ServiceOptions) {
   }
 }
 
-/** What createService has opened before wiring the rest: released again when wiring fails. */
+/** What createService has opened before wiring the rest (released again when wiring fails), and the pacing Redis was made with. */
 interface Opened {
   spoolFolder: SpoolFolder;
   redis: RedisStores | undefined;
