@@ -21,6 +21,37 @@ export interface LoggerOptions {
   redactor?: Redactor;
 }
 
+/** Where the service's own log goes: stdout, through pino's own default destination (asynchronous). */
+export type LogDestination = ReturnType<typeof pino.destination>;
+
+/** stdout as pino's destination, made here so the exit can close it (see closeDestination). */
+export function stdoutDestination(): LogDestination {
+  return pino.destination(1);
+}
+
+/**
+ * Writes out the lines still queued and closes the destination, or gives up on them after `ms`.
+ * pino's own exit hook flushes synchronously, and sonic-boom 4's flushSync retries a failed write
+ * forever: a service whose log reader had gone (a log shipper that died) hung on its last line
+ * after a drain, until SIGKILL. Once the destination is closed, that hook has nothing to do; a
+ * reader that is gone ends it at once (EPIPE), one that is stuck at `ms`.
+ */
+export function closeDestination(destination: LogDestination, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      destination.destroy();
+      done();
+    }, ms);
+    destination.once('close', done);
+    destination.once('error', done);
+    destination.end();
+  });
+}
+
 /** A JSON logger (pino). */
 export function createLogger(options: LoggerOptions): Logger {
   const { redactor } = options;

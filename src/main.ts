@@ -29,7 +29,7 @@ async function main() {
   }
   const tracing = config.tracing ? await startTracing(config.tracing) : undefined;
   const [
-    { createLogger },
+    { createLogger, stdoutDestination, closeDestination },
     { createSandboxApp },
     { createService, serviceRedactor },
     { traceRequests },
@@ -43,7 +43,12 @@ async function main() {
   ]);
   // No key outside production: the embedded fake Truedy gets a random one of its own.
   const apiKey = config.truedyApiKey ?? `sandbox_${randomBytes(16).toString('hex')}`;
-  const logger = createLogger({ level: config.logLevel, redactor: serviceRedactor(config, apiKey) });
+  const destination = stdoutDestination();
+  const logger = createLogger({
+    level: config.logLevel,
+    redactor: serviceRedactor(config, apiKey),
+    destination,
+  });
   tracing?.logTo(logger);
 
   // No key outside production: run against the embedded fake Truedy, and say so loudly (SPEC "Running it").
@@ -142,6 +147,8 @@ async function main() {
     // (at least a second, so a drain that used it all still gets its last spans out).
     await tracing?.shutdown(Math.max(1000, deadline - Date.now()));
     logger.info('stopped');
+    // The last lines go out (or are given up on) before the exit, which cannot wait for them.
+    await closeDestination(destination, Math.max(1000, deadline - Date.now()));
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));

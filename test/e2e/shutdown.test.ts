@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
@@ -113,6 +114,32 @@ describe('SIGTERM', () => {
     } finally {
       svc.proc.kill('SIGKILL');
       await fake.close();
+    }
+  });
+
+  it('exits 0 when its log reader went away during the drain (a log shipper that died)', async () => {
+    // Sandbox mode: no upstream needed. A half-sent upload keeps the drain open until the reader is gone.
+    const svc = await startServiceProcess({ UPLOAD_DIR: tempDir() });
+    const socket = connect(Number(new URL(svc.url).port), '127.0.0.1');
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(
+        'POST /api/voices/clone HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n' +
+          'Content-Length: 100000\r\nExpect: 100-continue\r\n\r\n',
+      );
+      // Its 100 Continue: the service has the request and is waiting for its body.
+      await new Promise((resolve) => socket.once('data', resolve));
+      socket.write('--b\r\n');
+      svc.proc.kill('SIGTERM');
+      await waitUntil('the drain to start', () => svc.lines.some((l) => l.includes('draining')));
+      // The reader goes; the lines the drain still writes (this request's, "stopped") find no one.
+      svc.proc.stdout?.destroy();
+      socket.destroy();
+      // It used to hang here for ever: pino's exit hook retried the failed write without end.
+      expect(await svc.exited).toBe(0);
+    } finally {
+      socket.destroy();
+      svc.proc.kill('SIGKILL');
     }
   });
 });

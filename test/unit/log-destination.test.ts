@@ -1,0 +1,67 @@
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { pino } from 'pino';
+import { closeDestination } from '../../src/logger.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+/** A FIFO with both ends open and never blocking: what a log reader at the other end of a pipe is. */
+function pipe(): { reader: number; writer: number } {
+  const file = path.join(tempDir(), 'log');
+  execFileSync('mkfifo', [file]);
+  const reader = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writer = openSync(file, constants.O_WRONLY | constants.O_NONBLOCK);
+  return { reader, writer };
+}
+
+/** Everything the reader can take now. */
+function drain(fd: number): string {
+  const buf = Buffer.alloc(1 << 20);
+  let text = '';
+  for (;;) {
+    try {
+      const n = readSync(fd, buf);
+      if (n === 0) return text;
+      text += buf.toString('utf8', 0, n);
+    } catch {
+      return text; // EAGAIN: nothing more for now
+    }
+  }
+}
+
+describe('closeDestination', () => {
+  it('writes out the lines still queued, then closes', async () => {
+    const { reader, writer } = pipe();
+    const destination = pino.destination(writer);
+    const log = pino({}, destination);
+    for (let i = 0; i < 50; i++) log.info({ i }, 'line');
+    await closeDestination(destination, 60_000);
+    expect(() => destination.write('more\n')).toThrow('SonicBoom destroyed');
+    expect(drain(reader).trim().split('\n')).toHaveLength(50);
+    closeSync(reader); // the writer was closed with the destination
+  });
+
+  it('ends at once when the reader is gone (EPIPE)', async () => {
+    const { reader, writer } = pipe();
+    const destination = pino.destination(writer);
+    const log = pino({}, destination);
+    closeSync(reader);
+    log.info('nobody reads this');
+    // A wait of a minute would time the test out: it ends with the failed write instead.
+    await closeDestination(destination, 60_000);
+    closeSync(writer); // pino stops using a destination that failed with EPIPE, without closing it
+  });
+
+  it('gives up on what a stuck reader has not taken, once its time is up', async () => {
+    const { reader, writer } = pipe();
+    const destination = pino.destination(writer);
+    const log = pino({}, destination);
+    // More than a pipe holds (64 KiB), and the reader never reads.
+    for (let i = 0; i < 200; i++) log.info({ pad: 'x'.repeat(1000) }, 'line');
+    await closeDestination(destination, 50);
+    // Destroyed: pino's exit hook skips it instead of retrying the write for ever.
+    expect(() => destination.write('more\n')).toThrow('SonicBoom destroyed');
+    closeSync(reader); // the writer was closed with the destination
+  });
+});
