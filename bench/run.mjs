@@ -349,8 +349,9 @@ async function heavyRepeated(kind, fakeUrl, fileBytes) {
 /**
  * What tracing costs the request path: the streaming service with tracing on (exporting over OTLP/HTTP
  * to a bench-only sink, batch settings at the SDK's defaults) and off, side by side on the small
- * uploads, where a per-request cost shows most. Like the small-upload row: 5 unmeasured rounds each,
- * then 5 timed rounds taking turns (the order flipped every round), medians of time and server CPU.
+ * uploads, where a per-request cost shows most. Like the small-upload row: 5 unmeasured rounds each
+ * (taking turns), then 5 timed rounds taking turns (the order flipped every round), medians of time
+ * and server CPU.
  */
 async function tracingCost(fakeUrl) {
   const sink = await start(path.join(ROOT, 'bench/otlp-sink.mjs'));
@@ -358,14 +359,12 @@ async function tracingCost(fakeUrl) {
   const base = serviceEnv(fakeUrl, 200 * 1024);
   const envs = { off: base, on: { ...base, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } };
   const services = {};
-  for (const kind of ['off', 'on']) {
-    services[kind] = await start(SCRIPTS.streaming, envs[kind]);
-    for (let w = 0; w < SMALL_ROUNDS; w++) await smallLoad(`${services[kind].url}/api/voices/clone`, small);
-  }
+  for (const kind of ['off', 'on']) services[kind] = await start(SCRIPTS.streaming, envs[kind]);
+  await warmTogether(services, small, SMALL_ROUNDS);
   const time = { off: [], on: [] };
   const cpu = { off: [], on: [] };
   for (let r = 0; r < SMALL_ROUNDS; r++) {
-    for (const kind of r % 2 ? ['on', 'off'] : ['off', 'on']) {
+    for (const kind of turnOrder(r, ['off', 'on'])) {
       const c0 = cpuSeconds(services[kind].proc.pid);
       time[kind].push(await smallLoad(`${services[kind].url}/api/voices/clone`, small));
       cpu[kind].push(cpuSeconds(services[kind].proc.pid) - c0);
@@ -517,25 +516,42 @@ async function oversizedAnswers() {
   return { before, after, growth: after - before, statuses };
 }
 
+/**
+ * Warm-up rounds for services compared side by side, taking turns, so none sits idle while another
+ * warms up. Warmed one after the other, the first idled for the other's whole warm-up (about 10 s)
+ * and was measurably slower in the rounds after: with the buffering variant warmed first instead,
+ * the concurrency 32 ratio went from 0.80 and 0.86 to 0.66 and 0.72 (two runs each way).
+ */
+async function warmTogether(services, payload, rounds) {
+  for (let w = 0; w < rounds; w++) {
+    for (const svc of Object.values(services)) await smallLoad(`${svc.url}/api/voices/clone`, payload);
+  }
+}
+
+/** Which goes first in round `r`: the order flips every round, so neither always follows the other. */
+function turnOrder(r, kinds) {
+  return r % 2 ? [...kinds].reverse() : kinds;
+}
+
 /** The small uploads, streaming and buffering side by side: concurrency 32 rounds, then one at a time. */
 async function smallComparison(fakeUrl) {
   console.error(`bench: ${SMALL_REQUESTS} × 200 KiB at concurrency ${SMALL_CONCURRENCY}…`);
   const small = multipartBody([wav(200 * 1024)]);
-  // Both services run side by side and take turns, 5 timed rounds each after SMALL_WARMUP_ROUNDS
-  // unmeasured ones: the median of alternating rounds is far less noisy than one round each.
+  // Both services run side by side and take turns (the order flipped every round), 5 timed rounds
+  // each after SMALL_WARMUP_ROUNDS unmeasured ones, also taken in turns: the median of alternating
+  // rounds is far less noisy than one round each.
   // The service runs as a user runs it: every per-file step (sniffing now, the audio facts once
   // they are wired) is in these rounds, and its cost shows in "server CPU ms per upload" below.
   const services = {};
   for (const kind of ['streaming', 'buffering']) {
     services[kind] = await start(SCRIPTS[kind], serviceEnv(fakeUrl, 200 * 1024));
-    for (let w = 0; w < SMALL_WARMUP_ROUNDS; w++)
-      await smallLoad(`${services[kind].url}/api/voices/clone`, small);
   }
+  await warmTogether(services, small, SMALL_WARMUP_ROUNDS);
   const rounds = { streaming: [], buffering: [] };
   const smallCpu = { streaming: 0, buffering: 0 };
   const smallStart = machineJiffies();
   for (let r = 0; r < SMALL_ROUNDS; r++) {
-    for (const kind of ['streaming', 'buffering']) {
+    for (const kind of turnOrder(r, ['streaming', 'buffering'])) {
       const cpu0 = cpuSeconds(services[kind].proc.pid);
       rounds[kind].push(await smallLoad(`${services[kind].url}/api/voices/clone`, small));
       smallCpu[kind] += cpuSeconds(services[kind].proc.pid) - cpu0;
@@ -550,7 +566,7 @@ async function smallComparison(fakeUrl) {
   console.error(`bench: 200 KiB one at a time, ${SMALL_ROUNDS} × ${SEQUENTIAL_REQUESTS} each, taking turns…`);
   const sequential = { streaming: [], buffering: [] };
   for (let r = 0; r < SMALL_ROUNDS; r++) {
-    for (const kind of ['streaming', 'buffering']) {
+    for (const kind of turnOrder(r, ['streaming', 'buffering'])) {
       sequential[kind].push(...(await smallSequential(`${services[kind].url}/api/voices/clone`, small)));
     }
   }
