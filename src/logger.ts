@@ -24,9 +24,14 @@ export interface LoggerOptions {
 /** Where the service's own log goes: stdout, through pino's own default destination (asynchronous). */
 export type LogDestination = ReturnType<typeof pino.destination>;
 
-/** stdout as pino's destination, made here so the exit can close it (see closeDestination). */
-export function stdoutDestination(): LogDestination {
-  return pino.destination(1);
+/**
+ * stdout as pino's destination, made here so the exit can close it (see closeDestination). Lines
+ * the reader has not taken yet are held up to `maxBytes` (LOG_BUFFER_BYTES); past that, new lines
+ * are dropped (sonic-boom's 'drop' event) rather than held without bound: a log reader that stalls
+ * (a log shipper that stopped reading) would otherwise grow the process until it ran out of memory.
+ */
+export function stdoutDestination(maxBytes: number, fd = 1): LogDestination {
+  return pino.destination({ dest: fd, maxLength: maxBytes });
 }
 
 /**

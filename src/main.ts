@@ -43,7 +43,7 @@ async function main() {
   ]);
   // No key outside production: the embedded fake Truedy gets a random one of its own.
   const apiKey = config.truedyApiKey ?? `sandbox_${randomBytes(16).toString('hex')}`;
-  const destination = stdoutDestination();
+  const destination = stdoutDestination(config.logBufferBytes);
   const logger = createLogger({
     level: config.logLevel,
     redactor: serviceRedactor(config, apiKey),
@@ -78,6 +78,8 @@ async function main() {
     process.stderr.write(`truedy-voice-bff: configuration error: ${(error as Error).message}\n`);
     process.exit(1);
   }
+  // A log reader that stalls costs lines, not memory: each one dropped is counted on /metrics.
+  destination.on('drop', () => service.metrics.logLinesDropped.inc());
   // Whatever ends the process short of SIGKILL, its spooled voices go with it (SPEC "Privacy of uploads").
   process.once('exit', () => service.spoolFolder.close());
   // An AUDIT_LOG that cannot be opened is found now, not at the first clone.

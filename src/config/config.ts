@@ -138,6 +138,8 @@ const variables = z.object({
   MAX_AUDIO_SECONDS: seconds,
   TRUST_PROXY: trustProxy,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // At least 64 KiB: 0 would mean no bound at all to sonic-boom.
+  LOG_BUFFER_BYTES: int(65_536, 8_388_608),
   UPLOAD_DIR: z.string().trim().min(1).default(os.tmpdir()),
   MEMORY_BUFFER_FILE_BYTES: int(0, 1_048_576),
   MEMORY_BUFFER_TOTAL_BYTES: int(0, 33_554_432),
@@ -265,6 +267,7 @@ const schema = variables
     auditLog: e.AUDIT_LOG,
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
+    logBufferBytes: e.LOG_BUFFER_BYTES,
     uploadDir: e.UPLOAD_DIR,
     memoryBuffer: { fileBytes: e.MEMORY_BUFFER_FILE_BYTES, totalBytes: e.MEMORY_BUFFER_TOTAL_BYTES },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -37,6 +37,8 @@ export interface Metrics {
   registry: Registry;
   httpRequests: Counter<'method' | 'route' | 'status'>;
   uploadBytes: Counter;
+  /** Log lines dropped because stdout was not being read and LOG_BUFFER_BYTES were already held. */
+  logLinesDropped: Counter;
   observer: UpstreamObserver;
 }
 
@@ -53,6 +55,11 @@ export function createMetrics(): Metrics {
   const uploadBytes = new Counter({
     name: 'upload_bytes_total',
     help: 'Audio bytes received in clone uploads.',
+    registers: [registry],
+  });
+  const logLinesDropped = new Counter({
+    name: 'log_lines_dropped_total',
+    help: 'Log lines dropped because stdout was not read while LOG_BUFFER_BYTES of lines were held.',
     registers: [registry],
   });
   const attempts = new Counter({
@@ -90,6 +97,7 @@ export function createMetrics(): Metrics {
     registry,
     httpRequests,
     uploadBytes,
+    logLinesDropped,
     observer: {
       attempt(operation, outcome, seconds) {
         attempts.inc({ operation, outcome });

@@ -3,7 +3,7 @@ import { closeSync, constants, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
-import { closeDestination } from '../../src/logger.js';
+import { closeDestination, stdoutDestination } from '../../src/logger.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 /** A FIFO with both ends open and never blocking: what a log reader at the other end of a pipe is. */
@@ -66,6 +66,38 @@ describe('closeDestination', () => {
     // closed: its EBADF is kept here, not thrown into the next test (the exiting service never sees it).
     const late = new Promise((resolve) => destination.once('error', resolve));
     expect(await late).toMatchObject({ code: 'EBADF' });
+    closeSync(reader); // the writer was closed with the destination
+  });
+});
+
+describe('stdoutDestination', () => {
+  it('holds up to its bound of lines a stalled reader has not taken, and drops the rest, counted', async () => {
+    const { reader, writer } = pipe();
+    const destination = stdoutDestination(64 * 1024, writer);
+    let dropped = 0;
+    destination.on('drop', () => {
+      dropped++;
+    });
+    const log = pino({}, destination);
+    // About 1 MiB of lines while nobody reads: the pipe takes 64 KiB, the bound 64 KiB more.
+    const written = 1000;
+    for (let i = 0; i < written; i++) log.info({ i, pad: 'x'.repeat(1000) }, 'line');
+    expect(dropped).toBeGreaterThan(0);
+    // The reader comes back: every line kept arrives, none twice.
+    let text = '';
+    const reading = setInterval(() => {
+      text += drain(reader);
+    }, 5);
+    await closeDestination(destination, 60_000);
+    clearInterval(reading);
+    text += drain(reader);
+    const received = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).i as number);
+    expect(new Set(received).size).toBe(received.length);
+    expect(received.length + dropped).toBe(written);
+    expect(received.length).toBeLessThan(300);
     closeSync(reader); // the writer was closed with the destination
   });
 });
