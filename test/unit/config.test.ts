@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       tracing: undefined,
       trustProxy: false,
       logLevel: 'info',
+      logBufferBytes: 8_388_608,
       shutdownTimeoutMs: 30_000,
     });
     expect(c.truedyApiKey).toBeUndefined();
@@ -45,6 +46,8 @@ describe('loadConfig', () => {
     ['TRUEDY_BASE_URL', 'not a url'],
     ['REDIS_URL', 'http://localhost:6379'],
     ['LOG_LEVEL', 'loud'],
+    // 0 would be no bound at all to the log's stream.
+    ['LOG_BUFFER_BYTES', '0'],
     ['ALLOWED_ORIGINS', 'https://ok.example,nonsense'],
     ['REQUIRE_CONSENT', 'maybe'],
     ['MIN_AUDIO_SECONDS', '-1'],
