@@ -31,8 +31,19 @@ export type LogDestination = ReturnType<typeof pino.destination>;
  * (a log shipper that stopped reading) would otherwise grow the process until it ran out of memory.
  */
 export function stdoutDestination(maxBytes: number, fd = 1): LogDestination {
-  return pino.destination({ dest: fd, maxLength: maxBytes });
+  const destination = pino.destination({ dest: fd, maxLength: maxBytes });
+  // pino answers EPIPE by making the destination's methods no-ops, end() included: closeDestination
+  // must know, or it would wait for a close that never comes. Any other failure is thrown on, so it
+  // still ends the process as the unhandled 'error' it was (pino re-emits it for that).
+  destination.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    readerGone.add(destination);
+  });
+  return destination;
 }
+
+/** Destinations whose reader has gone (EPIPE): pino writes nothing more to them. */
+const readerGone = new WeakSet<LogDestination>();
 
 /**
  * Writes out the lines still queued and closes the destination, or gives up on them after `ms`.
@@ -42,6 +53,7 @@ export function stdoutDestination(maxBytes: number, fd = 1): LogDestination {
  * reader that is gone ends it at once (EPIPE), one that is stuck at `ms`.
  */
 export function closeDestination(destination: LogDestination, ms: number): Promise<void> {
+  if (readerGone.has(destination)) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);

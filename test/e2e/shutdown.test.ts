@@ -142,4 +142,18 @@ describe('SIGTERM', () => {
       svc.proc.kill('SIGKILL');
     }
   });
+
+  it('exits 0 at once when its log reader went away long before SIGTERM', async () => {
+    const svc = await startServiceProcess({ UPLOAD_DIR: tempDir() });
+    try {
+      svc.proc.stdout?.destroy();
+      // Lines written after the reader went: pino meets EPIPE and stops writing (end() included).
+      for (let i = 0; i < 3; i++) expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
+      svc.proc.kill('SIGTERM');
+      // It used to wait out SHUTDOWN_TIMEOUT_MS (30 s) for a close the log would never send.
+      expect(await svc.exited).toBe(0);
+    } finally {
+      svc.proc.kill('SIGKILL');
+    }
+  });
 });

@@ -53,6 +53,20 @@ describe('closeDestination', () => {
     closeSync(writer); // pino stops using a destination that failed with EPIPE, without closing it
   });
 
+  it('ends at once when the reader went away long before (pino has stopped writing to it)', async () => {
+    const { reader, writer } = pipe();
+    const destination = stdoutDestination(8 * 1024 * 1024, writer);
+    const log = pino({}, destination);
+    closeSync(reader);
+    const failed = new Promise((resolve) => destination.once('error', resolve));
+    log.info('nobody reads this');
+    expect(await failed).toMatchObject({ code: 'EPIPE' });
+    log.info('nor this');
+    // pino has made end() a no-op by now, so no close will come: a minute's wait would time out.
+    await closeDestination(destination, 60_000);
+    closeSync(writer);
+  });
+
   it('gives up on what a stuck reader has not taken, once its time is up', async () => {
     const { reader, writer } = pipe();
     const destination = pino.destination(writer);
@@ -99,5 +113,14 @@ describe('stdoutDestination', () => {
     expect(received.length + dropped).toBe(written);
     expect(received.length).toBeLessThan(300);
     closeSync(reader); // the writer was closed with the destination
+  });
+
+  it('still throws any other failure of the log, as an unhandled error would', () => {
+    const { reader, writer } = pipe();
+    const destination = stdoutDestination(64 * 1024, writer);
+    const eio = Object.assign(new Error('i/o error'), { code: 'EIO' });
+    expect(() => destination.emit('error', eio)).toThrow('i/o error');
+    closeSync(reader);
+    closeSync(writer);
   });
 });
