@@ -145,12 +145,14 @@ async function main() {
     await service.close();
     sandbox?.close();
     sandbox?.closeAllConnections();
-    // Spans still queued in the batch go out before the exit, in what is left of the drain timeout
-    // (at least a second, so a drain that used it all still gets its last spans out).
-    await tracing?.shutdown(Math.max(1000, deadline - Date.now()));
+    // What is left of the drain timeout, at least a second: a drain that used it all still gets its
+    // last spans and log lines out.
+    const lastWords = () => Math.max(1000, deadline - Date.now());
+    // Spans still queued in the batch go out before the exit.
+    await tracing?.shutdown(lastWords());
     logger.info('stopped');
     // The last lines go out (or are given up on) before the exit, which cannot wait for them.
-    await closeDestination(destination, Math.max(1000, deadline - Date.now()));
+    await closeDestination(destination, lastWords());
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
