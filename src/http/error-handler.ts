@@ -51,7 +51,6 @@ export function errorHandler(logger: Logger, now: () => Date, linger: LingerLimi
       const cause = domain.cause as NodeJS.ErrnoException | undefined;
       log.error({ err: { code: cause?.code, message: cause?.message } }, 'the spool could not be written');
     }
-    if (domain.facts.attempts) res.locals.upstreamAttempts = domain.facts.attempts;
     // The request's span carries SPEC's code, so a trace says why as well as that it failed.
     recordErrorCode(domain.code);
     const answer = domain;

@@ -8,6 +8,7 @@ import {
   suiteSandbox,
   testConfig,
   truedy429,
+  waitUntil,
   withServiceOnClock,
 } from '../helpers/kit.js';
 
@@ -115,6 +116,13 @@ describe('retry on 429 (SPEC "Retry policy and pacing")', () => {
         expect(svc.fake.received).toHaveLength(waits.length + 1);
         // Not a millisecond spent on a wait that could not lead anywhere.
         expect(clock.sleeps.map((s) => s.ms)).toEqual(waits);
+        // The request's log line and its audit entry count the same attempts as the header.
+        const attempts = waits.length + 1;
+        const request = () => svc.log.lines.find((l) => l.msg === 'request');
+        await waitUntil('the request log line', () => request() !== undefined);
+        expect(request()).toMatchObject({ status: 429, upstream_attempts: attempts });
+        const outcome = svc.log.lines.find((l) => l.audit === true && l.event === 'clone_outcome');
+        expect(outcome).toMatchObject({ status: 429, attempts });
       }),
   );
 });

@@ -92,6 +92,6 @@ export function auditFailure(audit: AuditTrail, req: Request, res: Response, err
     voiceId: null,
     upstreamRequestId: domain?.facts.upstreamRequestId ?? null,
     // The attempts begun, kept on the request as each began (also when the client left mid-call).
-    attempts: domain?.facts.attempts || res.locals.upstreamAttempts || 0,
+    attempts: res.locals.upstreamAttempts ?? 0,
   });
 }
