@@ -24,7 +24,14 @@ function sideInfoBytes(version: number, mono: boolean): number {
  */
 export async function mp3Seconds(r: ByteReader): Promise<number> {
   const start = await skipId3v2(r, 0);
-  const end = await audioEnd(r, start);
+  return mpegStreamSeconds(r, start, await audioEnd(r, start));
+}
+
+/**
+ * The length of the MPEG audio frames in [start, end), by mp3Seconds' rules: the whole of an MP3
+ * file's audio, or the data chunk of an MPEG-in-WAV, whose fmt chunk's byte rate writers leave 0.
+ */
+export async function mpegStreamSeconds(r: ByteReader, start: number, end: number): Promise<number> {
   let pos = start;
   let frames = 0;
   let declared: { frames: number; slack: number; what: string } | null = null;

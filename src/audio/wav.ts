@@ -1,5 +1,6 @@
 import type { ByteReader } from './byte-reader.js';
 import { checkSampleRate, fail, InvalidAudioError } from './invalid-audio.js';
+import { mpegStreamSeconds } from './mp3.js';
 import { isZeros } from './zeros.js';
 
 /**
@@ -73,6 +74,8 @@ export async function wavSeconds(r: ByteReader): Promise<number> {
       if (fmt.tag === 1 || fmt.tag === 3 || fmt.tag === 6 || fmt.tag === 7) {
         return Math.floor(bytes / fmt.blockAlign) / fmt.rate;
       }
+      // MPEG audio in WAV: the frames are counted, as in an MP3 file (so noise behind the header is refused).
+      if (isMpeg(fmt)) return mpegStreamSeconds(r, body, body + bytes);
       // A compressed WAV: MS and IMA ADPCM state their samples per block, so the blocks present
       // give the length (their fact chunk may trim the last one); other codecs get the length of
       // the bytes present at the byte rate they declare.
@@ -99,7 +102,9 @@ export async function wavSeconds(r: ByteReader): Promise<number> {
         // wSamplesPerBlock of MS ADPCM (2) and IMA ADPCM (0x11), after cbSize.
         samplesPerBlock: (tag === 2 || tag === 0x11) && f.length >= 20 ? f.readUInt16LE(18) : 0,
       };
-      if (!(fmt.channels > 0 && fmt.rate > 0 && fmt.blockAlign > 0 && fmt.byteRate > 0))
+      // The byte rate of MPEG audio is not used (its frames are counted), and writers of
+      // MPEGLAYER3WAVEFORMAT for variable bit rate leave it 0.
+      if (!(fmt.channels > 0 && fmt.rate > 0 && fmt.blockAlign > 0 && (fmt.byteRate > 0 || isMpeg(fmt))))
         fail('fmt chunk with a zero field');
       checkSampleRate(fmt.rate, 'the fmt chunk');
       checkCompressedRates(fmt);
@@ -119,7 +124,7 @@ export async function wavSeconds(r: ByteReader): Promise<number> {
  * would make 200 KiB last two days.
  */
 function checkCompressedRates(fmt: Fmt): void {
-  if (fmt.tag === 1 || fmt.tag === 3 || fmt.tag === 6 || fmt.tag === 7) return;
+  if (fmt.tag === 1 || fmt.tag === 3 || fmt.tag === 6 || fmt.tag === 7 || isMpeg(fmt)) return;
   const ch = fmt.channels;
   const most =
     fmt.tag === 0x11
@@ -135,6 +140,11 @@ function checkCompressedRates(fmt: Fmt): void {
     fail(
       `the fmt chunk states ${fmt.byteRate} bytes a second at ${fmt.rate} Hz, under a quarter of a bit a sample (corrupt)`,
     );
+}
+
+/** WAVE_FORMAT_MPEG (0x50, Layer I/II) or WAVE_FORMAT_MPEGLAYER3 (0x55): MPEG audio frames in the data chunk. */
+function isMpeg(fmt: Fmt): boolean {
+  return fmt.tag === 0x50 || fmt.tag === 0x55;
 }
 
 /** After the data chunk: chunks that fit in the file, then nothing or zeros (padding). */

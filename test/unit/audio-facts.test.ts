@@ -41,6 +41,8 @@ const FFPROBE: [file: string, type: string, seconds: number][] = [
   ['sample.webm', WEBM, 2.008],
   ['sample.flac', FLAC, 2.0],
   ['sample-crc.mp3', MP3, 2.088],
+  // VBR MP3 in a WAV: ffmpeg writes its fmt chunk's byte rate as 0.
+  ['sample-mp3-vbr.wav', WAV, 2.088],
   // format=duration says 4.916898: ffprobe estimates a Xing-less MP3 from its bitrate; the packets sum to 5.067668.
   ['sample-vbr-no-xing.mp3', MP3, 5.067668],
   // Chromium's Duration is its last block's timestamp (2.88); the packets sum to 2.94. Within 0.1 s either way.
@@ -288,6 +290,23 @@ describe('readAudioFacts: lengths', () => {
     expect(await refusal(wav(fmt(0x31, 1, 65, 0)), WAV)).toBe(
       'the fmt chunk states 1 bytes a second at 8000 Hz, under a quarter of a bit a sample (corrupt)',
     );
+  });
+
+  it('measures MPEG audio in a WAV by its frames, whatever byte rate the fmt chunk states, and refuses noise behind such a header', async () => {
+    const wav = Buffer.from(bytesOf('sample-mp3-vbr.wav'));
+    const fmt = wav.indexOf('fmt ');
+    expect(wav.readUInt16LE(fmt + 8)).toBe(0x55); // WAVE_FORMAT_MPEGLAYER3
+    expect(wav.readUInt32LE(fmt + 16)).toBe(0); // nAvgBytesPerSec, as ffmpeg leaves it for VBR
+    // The byte rate is not what gives the length: a writer stating 1 byte a second changes nothing.
+    wav.writeUInt32LE(1, fmt + 16);
+    expect((await facts(wav, WAV)).seconds).toBe(2.088);
+    const data = wav.indexOf('data') + 8;
+    const noisy = Buffer.concat([wav.subarray(0, data), noise(wav.length - data)]);
+    expect(await refusal(noisy, WAV)).toBe(`unreadable data at byte ${data} (after 0 frames)`);
+    // Frames cut short at the data chunk's end: the last one is truncated.
+    const cut = Buffer.from(wav.subarray(0, wav.length - 100));
+    cut.writeUInt32LE(cut.length - data, data - 4);
+    expect(await refusal(cut, WAV)).toMatch(/^truncated: the last frame is cut/);
   });
 
   it('refuses a WAV or FLAC that states a sample rate under 4000 Hz (1 Hz would make 2 s last 9 hours)', async () => {
