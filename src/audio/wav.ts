@@ -83,6 +83,8 @@ export async function wavSeconds(r: ByteReader): Promise<number> {
         const present = Math.floor(bytes / fmt.blockAlign) * fmt.samplesPerBlock;
         return Math.min(present, factSamples ?? present) / fmt.rate;
       }
+      const bits = FOUR_BIT_CODERS.has(fmt.tag) ? 4 : 0;
+      if (bits) return Math.floor((bytes * 8) / (bits * fmt.channels)) / fmt.rate;
       return bytes / fmt.byteRate;
     }
     if (!(body + size <= r.size))
@@ -125,6 +127,7 @@ export async function wavSeconds(r: ByteReader): Promise<number> {
  */
 function checkCompressedRates(fmt: Fmt): void {
   if (fmt.tag === 1 || fmt.tag === 3 || fmt.tag === 6 || fmt.tag === 7 || isMpeg(fmt)) return;
+  if (FOUR_BIT_CODERS.has(fmt.tag)) return;
   const ch = fmt.channels;
   const most =
     fmt.tag === 0x11
@@ -141,6 +144,13 @@ function checkCompressedRates(fmt: Fmt): void {
       `the fmt chunk states ${fmt.byteRate} bytes a second at ${fmt.rate} Hz, under a quarter of a bit a sample (corrupt)`,
     );
 }
+
+/**
+ * Coders with 4 bits a sample per channel and no blocks of their own: Yamaha ADPCM (0x20) and
+ * G.722 (0x28F). Their length comes from that, not from the fmt chunk's byte rate: ffmpeg 5.1
+ * writes 16000 there whatever the rate and channels (a quarter of the length, for 8 kHz mono).
+ */
+const FOUR_BIT_CODERS = new Set([0x20, 0x28f]);
 
 /** WAVE_FORMAT_MPEG (0x50, Layer I/II) or WAVE_FORMAT_MPEGLAYER3 (0x55): MPEG audio frames in the data chunk. */
 function isMpeg(fmt: Fmt): boolean {

@@ -43,6 +43,8 @@ const FFPROBE: [file: string, type: string, seconds: number][] = [
   ['sample-crc.mp3', MP3, 2.088],
   // VBR MP3 in a WAV: ffmpeg writes its fmt chunk's byte rate as 0.
   ['sample-mp3-vbr.wav', WAV, 2.088],
+  // Yamaha ADPCM in a WAV: ffmpeg writes its byte rate as 16000, four times the real one.
+  ['sample-yamaha-adpcm.wav', WAV, 2.048],
   // format=duration says 4.916898: ffprobe estimates a Xing-less MP3 from its bitrate; the packets sum to 5.067668.
   ['sample-vbr-no-xing.mp3', MP3, 5.067668],
   // Chromium's Duration is its last block's timestamp (2.88); the packets sum to 2.94. Within 0.1 s either way.
@@ -285,6 +287,12 @@ describe('readAudioFacts: lengths', () => {
     expect(await refusal(wav(fmt(0x11, 4055, 256, 4, 65535)), WAV)).toBe(
       'the fmt chunk states 65535 samples a block, more than its 256-byte blocks hold (corrupt)',
     );
+    // Yamaha ADPCM and G.722 have 4 bits a sample: 1 KiB at 8 kHz mono is 0.256 s, whatever
+    // byte rate is stated (ffmpeg states 16000 for both; 1 would be refused by the rule below).
+    for (const tag of [0x20, 0x28f]) {
+      expect((await facts(wav(fmt(tag, 16000, 1024, 4)), WAV)).seconds).toBe(0.256);
+      expect((await facts(wav(fmt(tag, 1, 1024, 4)), WAV)).seconds).toBe(0.256);
+    }
     // GSM 6.10 at 8 kHz is 1625 bytes a second; stated as 1, 1 KiB would last 17 minutes.
     expect((await facts(wav(fmt(0x31, 1625, 65, 0)), WAV)).seconds).toBe(0.63);
     expect(await refusal(wav(fmt(0x31, 1, 65, 0)), WAV)).toBe(
