@@ -9,6 +9,7 @@ import {
   parseAudioSpecificConfig,
   parseVorbisIdent,
 } from './codecs.js';
+import { checkFlacFrame, parseStreamInfo, type StreamInfo } from './flac.js';
 import { checkSampleRate, fail } from './invalid-audio.js';
 import { isZeros } from './zeros.js';
 
@@ -32,6 +33,10 @@ const SIMPLE_BLOCK = 0xa3;
 const BLOCK_GROUP = 0xa0;
 const BLOCK = 0xa1;
 const BLOCK_DURATION = 0x9b;
+const AUDIO = 0xe1;
+const SAMPLING_FREQUENCY = 0xb5;
+const CHANNELS = 0x9f;
+const BIT_DEPTH = 0x6264;
 /** Elements that may follow a cluster of unknown size at segment level, so they end it. */
 const SEGMENT_LEVEL = new Set([
   0x114d9b74,
@@ -105,6 +110,10 @@ interface Track {
   aac: AacConfig | null;
   /** Vorbis: the most one packet can last (half its long block), from the identification header. */
   vorbisPacketSeconds: number | null;
+  /** FLAC: the STREAMINFO of the CodecPrivate, which each block's frame is checked against. */
+  flac: StreamInfo | null;
+  /** PCM: bytes of one sample of all channels, and the rate (a block lasts its bytes over these). */
+  pcm: { frameBytes: number; rate: number } | null;
   defaultDurationNs: number;
 }
 
@@ -114,7 +123,7 @@ interface Track {
  * Opus packets' own frame durations, else the track's DefaultDuration). Chromium's
  * MediaRecorder writes no Duration at all with a timeslice and clusters of unknown size: none of
  * that is needed. Every element must fit in its parent, and every audio frame is checked as its
- * codec requires (Opus framing, AAC syntax, MPEG headers). Rules:
+ * codec requires (Opus framing, AAC syntax, MPEG headers, FLAC frame CRCs). Rules:
  * - truncated: an element (the Segment, a Cluster, a block) declares more bytes than the file
  *   holds;
  * - truncated: the Info Duration reaches more than 0.25 s past the last block's end;
@@ -144,7 +153,7 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
   let end = Number.NEGATIVE_INFINITY; // not 0: blocks may lie before time zero (a signed timecode)
   let blocks = 0;
   // What the frames can last by their own bytes: timestamps and BlockDurations are claims, held
-  // to it. Null for a track whose codec's frames this reader does not check (FLAC, PCM, AC-3:
+  // to it. Null for a track whose codec's frames this reader does not check (AC-3, E-AC-3, ALAC:
   // the track's codec decides, so for every frame alike).
   let framesSeconds: number | null = 0;
   let pos = seg.data;
@@ -205,7 +214,7 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
     const seconds =
       durationTicks !== null
         ? (durationTicks * scaleNs) / 1e9
-        : track.codec === 'A_OPUS'
+        : exactFrames(track)
           ? (own ?? 0)
           : (track.defaultDurationNs * count) / 1e9;
     start = Math.min(start, at);
@@ -274,6 +283,14 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
   return framesSeconds === null ? end - start : Math.min(end - start, framesSeconds);
 }
 
+/**
+ * Whether a block lasts exactly what its frames say (Opus packets, FLAC frame headers, PCM bytes),
+ * so a block without a BlockDuration lasts that rather than the DefaultDuration (which ffmpeg does
+ * not write for FLAC or PCM: the last block would count as no time).
+ */
+const exactFrames = (track: Track): boolean =>
+  track.codec === 'A_OPUS' || track.flac !== null || track.pcm !== null;
+
 /** Matroska's AAC codec ids: `A_AAC`, and the older `A_AAC/MPEG4/LC/SBR` and the like. */
 const isAac = (codec: string): boolean => codec === 'A_AAC' || codec.startsWith('A_AAC/');
 
@@ -282,19 +299,31 @@ function audioTrack(tracks: Buffer): Track | null {
   for (const [id, entry] of children(tracks, 'Tracks')) {
     if (id !== TRACK_ENTRY) continue;
     let type = 0;
-    const t: Track = { number: 0, codec: '', aac: null, vorbisPacketSeconds: null, defaultDurationNs: 0 };
+    const t: Track = {
+      number: 0,
+      codec: '',
+      aac: null,
+      vorbisPacketSeconds: null,
+      flac: null,
+      pcm: null,
+      defaultDurationNs: 0,
+    };
     let codecPrivate: Buffer | null = null;
+    let audio: Buffer | null = null;
     for (const [eid, v] of children(entry, 'TrackEntry')) {
       if (eid === TRACK_NUMBER) t.number = uint(v);
       else if (eid === TRACK_TYPE) type = uint(v);
       else if (eid === CODEC_ID) t.codec = v.toString('latin1').replace(/\0+$/, '');
       else if (eid === DEFAULT_DURATION) t.defaultDurationNs = uint(v);
       else if (eid === CODEC_PRIVATE) codecPrivate = v;
+      else if (eid === AUDIO) audio = v;
     }
     if (type === 2) {
       if (codecPrivate && isAac(t.codec)) t.aac = parseAudioSpecificConfig(codecPrivate);
       if (t.aac) checkSampleRate(t.aac.sampleRate, 'the AAC track');
       if (t.codec === 'A_VORBIS') t.vorbisPacketSeconds = vorbisPacketSeconds(codecPrivate);
+      if (t.codec === 'A_FLAC') t.flac = flacStreamInfo(codecPrivate);
+      if (t.codec.startsWith('A_PCM/')) t.pcm = pcmLayout(audio);
       return t;
     }
   }
@@ -312,6 +341,39 @@ function vorbisPacketSeconds(codecPrivate: Buffer | null): number {
   if (ident === null) fail('the Vorbis track has no valid identification header (corrupt)');
   checkSampleRate(ident.rate, 'the Vorbis track');
   return ident.longBlock / 2 / ident.rate;
+}
+
+/**
+ * The STREAMINFO a FLAC track's CodecPrivate starts with ("fLaC", then the metadata blocks, as in
+ * a FLAC file; Matroska's codec mapping). Without it no frame can be checked: refused.
+ */
+function flacStreamInfo(codecPrivate: Buffer | null): StreamInfo {
+  const ok = codecPrivate?.toString('latin1', 0, 4) === 'fLaC' && ((codecPrivate[4] as number) & 0x7f) === 0;
+  const info = ok ? parseStreamInfo(codecPrivate.subarray(8)) : null;
+  if (info === null) fail('the FLAC track has no valid STREAMINFO (corrupt)');
+  checkSampleRate(info.sampleRate, 'the FLAC track');
+  return info;
+}
+
+/**
+ * A PCM track's layout from its Audio element: SamplingFrequency (8000 Hz when absent, its
+ * default), Channels (default 1) and BitDepth, which has no default: a PCM track without it
+ * cannot be played, and its blocks' length could not be known.
+ */
+function pcmLayout(audio: Buffer | null): { frameBytes: number; rate: number } {
+  let rate = 8000;
+  let channels = 1;
+  let bits = 0;
+  for (const [id, v] of audio ? children(audio, 'Audio') : []) {
+    if (id === SAMPLING_FREQUENCY && (v.length === 4 || v.length === 8))
+      rate = v.length === 4 ? v.readFloatBE(0) : v.readDoubleBE(0);
+    else if (id === CHANNELS) channels = uint(v);
+    else if (id === BIT_DEPTH) bits = uint(v);
+  }
+  if (!(channels > 0 && bits > 0 && bits % 8 === 0))
+    fail('the PCM track states no channels or bit depth (corrupt)');
+  checkSampleRate(rate, 'the PCM track');
+  return { frameBytes: (channels * bits) / 8, rate };
 }
 
 /** The frames of a block's payload by its lacing (RFC 9559 §10.3). */
@@ -362,7 +424,8 @@ function laces(b: Buffer, lacing: number): Buffer[] {
 
 /**
  * Checks one audio frame, b[s, e), as its codec requires; returns the seconds it can last by its
- * own bytes (Opus and MPEG exactly, AAC and Vorbis at most), or null for a codec whose frames do not say.
+ * own bytes (Opus, MPEG, FLAC and PCM exactly, AAC and Vorbis at most), or null for a codec whose
+ * frames do not say.
  */
 function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number): number | null {
   if (track.codec === 'A_OPUS') {
@@ -389,5 +452,11 @@ function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number
     if (lasts === null) fail(`block ${index + 1} is not an MPEG audio frame (corrupt)`);
     return lasts;
   }
+  if (track.flac) {
+    const frame = checkFlacFrame(b.subarray(s, e), track.flac, `block ${index + 1}`);
+    return frame.blockSize / track.flac.sampleRate;
+  }
+  // PCM has no framing to check: its bytes say how long it lasts.
+  if (track.pcm) return Math.floor((e - s) / track.pcm.frameBytes) / track.pcm.rate;
   return null;
 }

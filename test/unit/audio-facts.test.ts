@@ -52,6 +52,10 @@ const FFPROBE: [file: string, type: string, seconds: number][] = [
   // format=duration is N/A (a timeslice recording has no Duration); the packets sum to 3.0.
   ['chromium-recording-timeslice.webm', WEBM, 3.0],
   ['chromium-recording.mp4', MP4, 2.961],
+  // 32-bit float PCM; format=duration is 0.99 (the last block's timestamp); 100 packets of 10 ms.
+  ['chromium-recording-pcm.webm', WEBM, 1.0],
+  // FLAC in Matroska, read by the WebM reader (the same container).
+  ['sample-flac.mka', WEBM, 2.0],
 ];
 
 const bytesOf = (file: string): Buffer => readFileSync(audio(file));
@@ -190,6 +194,60 @@ describe('readAudioFacts: lengths', () => {
     // One BlockGroup: a 20 ms packet whose BlockDuration says 3,600,000 ms.
     const stated = webm('1f43b67594e78100a08fa187810000' + '00f801029b840036ee80');
     expect((await facts(stated, WEBM)).seconds).toBe(0.02);
+  });
+
+  it('holds WebM PCM timestamps to what its bytes last, and counts the last block of PCM or FLAC (no DefaultDuration)', async () => {
+    const el = (id: string, data: Buffer | string) => {
+      const body = typeof data === 'string' ? Buffer.from(data, 'hex') : data;
+      const size = body.length < 127 ? [0x80 | body.length] : [0x40 | (body.length >> 8), body.length & 0xff];
+      return Buffer.concat([Buffer.from(id, 'hex'), Buffer.from(size), body]);
+    };
+    const float = (v: number) => {
+      const b = Buffer.alloc(4);
+      b.writeFloatBE(v);
+      return b;
+    };
+    const webm = (audio: Buffer, blocks: Buffer[]) =>
+      Buffer.concat([
+        Buffer.from('1a45dfa3874282847765626d1853806701ffffffffffffff1549a966872ad7b1830f4240', 'hex'),
+        el(
+          '1654ae6b',
+          el(
+            'ae',
+            Buffer.concat([
+              el('d7', '01'),
+              el('83', '02'),
+              el('86', Buffer.from('A_PCM/INT/LIT')),
+              el('e1', audio),
+            ]),
+          ),
+        ),
+        el('1f43b675', Buffer.concat([el('e7', '00'), ...blocks])),
+      ]);
+    // 160 bytes of 16-bit mono at 8 kHz: 10 ms a block.
+    const block = (ms: number) =>
+      el('a3', Buffer.concat([Buffer.from([0x81, ms >> 8, ms & 0xff, 0x80]), Buffer.alloc(160, 1)]));
+    const audio = Buffer.concat([el('b5', float(8000)), el('9f', '01'), el('6264', '10')]);
+    // Two blocks at 0 and at 30 s: 30.01 s by their timestamps, 20 ms by their bytes.
+    expect((await facts(webm(audio, [block(0), block(30000)]), WEBM)).seconds).toBe(0.02);
+    expect((await facts(webm(audio, [block(0), block(10)]), WEBM)).seconds).toBe(0.02);
+    const noDepth = Buffer.concat([el('b5', float(8000)), el('9f', '01')]);
+    expect(await refusal(webm(noDepth, [block(0)]), WEBM)).toBe(
+      'the PCM track states no channels or bit depth (corrupt)',
+    );
+    // Chromium's PCM recording and ffmpeg's FLAC in Matroska, blocks at the times they state.
+    expect((await facts(bytesOf('chromium-recording-pcm.webm'), WEBM)).seconds).toBe(1);
+    expect((await facts(bytesOf('sample-flac.mka'), WEBM)).seconds).toBe(2);
+  });
+
+  it('checks each FLAC frame of a Matroska FLAC track against its STREAMINFO', async () => {
+    const bytes = Buffer.from(bytesOf('sample-flac.mka'));
+    const frame = bytes.indexOf(Buffer.from([0xff, 0xf8]), bytes.indexOf(Buffer.from('1f43b675', 'hex')));
+    bytes[frame + 10] = (bytes[frame + 10] as number) ^ 0xff;
+    expect(await refusal(bytes, WEBM)).toBe('block 1 fails its CRC (corrupt)');
+    const noInfo = Buffer.from(bytesOf('sample-flac.mka'));
+    noInfo.write('fLaX', noInfo.indexOf('fLaC'), 'latin1');
+    expect(await refusal(noInfo, WEBM)).toBe('the FLAC track has no valid STREAMINFO (corrupt)');
   });
 
   it('holds WebM Vorbis timestamps to half a long block a packet (its identification header says how long)', async () => {
