@@ -153,7 +153,7 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
   let end = Number.NEGATIVE_INFINITY; // not 0: blocks may lie before time zero (a signed timecode)
   let blocks = 0;
   // What the frames can last by their own bytes: timestamps and BlockDurations are claims, held
-  // to it. Null for a track whose codec's frames this reader does not check (AC-3, E-AC-3, ALAC:
+  // to it. Null for a track whose codec's frames this reader does not check (AC-3, E-AC-3:
   // the track's codec decides, so for every frame alike).
   let framesSeconds: number | null = 0;
   let pos = seg.data;

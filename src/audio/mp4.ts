@@ -48,7 +48,13 @@ function child(b: Buffer, type: string, what: string): Buffer | null {
 }
 
 /** How a track's samples are to be checked. */
-type Payload = { kind: 'aac'; config: AacConfig } | { kind: 'opus' } | { kind: 'mp3' } | { kind: 'none' };
+type Payload =
+  | { kind: 'aac'; config: AacConfig }
+  | { kind: 'opus' }
+  | { kind: 'mp3' }
+  /** Apple Lossless: a sample (one frame) holds at most frameLength samples at the rate. */
+  | { kind: 'alac'; frameSeconds: number }
+  | { kind: 'none' };
 
 interface Trak {
   id: number;
@@ -67,7 +73,8 @@ interface Trak {
  * durations of the (first) sound track's samples that are really in the file, trimmed by its
  * edit list as players trim it; fragmented files (moof, as Chromium's and Safari's MediaRecorder
  * write) add up their fragments. Every sample must lie inside an mdat box within the file, and
- * each is checked as its codec requires (AAC syntax, Opus framing, MPEG header). Rules:
+ * each is checked as its codec requires (AAC syntax, Opus framing, MPEG header; an ALAC frame is
+ * held to its config's frame length). Rules:
  * - truncated: a box that declares more bytes than the file holds; the sample table pointing
  *   past the end of the file (an mdat cut short); no moov (a file cut before its moov, which
  *   many writers put last);
@@ -173,8 +180,10 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
       fail(
         `sample ${n + 1} at byte ${offset}: the samples add up to more bytes than the media data holds (corrupt)`,
       );
+    // An ALAC frame has no framing this reader checks, but its config bounds what it can last.
+    if (trak.payload.kind === 'alac' && size > 0) framesSeconds += trak.payload.frameSeconds;
     // Not read, but walked: a file of millions of such samples still gives the event loop its turns.
-    if (trak.payload.kind === 'none' || size === 0) return r.skip(size);
+    if (trak.payload.kind === 'none' || trak.payload.kind === 'alac' || size === 0) return r.skip(size);
     const at = r.span(offset, size);
     if (at >= 0) {
       checkData(r.buffer, at, at + size, n, offset);
@@ -271,13 +280,26 @@ function payload(stbl: Buffer): Payload {
   const [format, body] = entry;
   if (format === 'Opus') return { kind: 'opus' };
   if (format === '.mp3') return { kind: 'mp3' };
-  if (format !== 'mp4a' || body.length < 28) return { kind: 'none' };
+  if (!((format === 'mp4a' || format === 'alac') && body.length >= 28)) return { kind: 'none' };
   // QuickTime sound description versions 1 and 2 are 16 and 36 bytes longer than version 0.
   const version = body.readUInt16BE(8);
   const skip = 28 + (version === 1 ? 16 : version === 2 ? 36 : 0);
+  if (format === 'alac') return alacPayload(body.length > skip ? findBox(body.subarray(skip), 'alac') : null);
   const esds = body.length > skip ? findBox(body.subarray(skip), 'esds') : null;
   if (!esds) return { kind: 'none' };
   return esdsPayload(esds.subarray(4));
+}
+
+/**
+ * The ALACSpecificConfig (Apple's ALAC magic cookie, in an `alac` box inside the sample entry):
+ * frameLength samples a frame at most, at sampleRate. Without it the track cannot be decoded.
+ */
+function alacPayload(config: Buffer | null): Payload {
+  const frameLength = config && config.length >= 28 ? config.readUInt32BE(4) : 0;
+  const rate = config && config.length >= 28 ? config.readUInt32BE(24) : 0;
+  if (!(frameLength > 0 && rate > 0)) fail('the ALAC track has no valid ALACSpecificConfig (corrupt)');
+  checkSampleRate(rate, 'the ALAC track');
+  return { kind: 'alac', frameSeconds: frameLength / rate };
 }
 
 /**

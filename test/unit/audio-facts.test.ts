@@ -56,6 +56,7 @@ const FFPROBE: [file: string, type: string, seconds: number][] = [
   ['chromium-recording-pcm.webm', WEBM, 1.0],
   // FLAC in Matroska, read by the WebM reader (the same container).
   ['sample-flac.mka', WEBM, 2.0],
+  ['sample-alac.m4a', MP4, 2.0],
 ];
 
 const bytesOf = (file: string): Buffer => readFileSync(audio(file));
@@ -174,6 +175,23 @@ describe('readAudioFacts: lengths', () => {
     }
     // 2961 s by the fragment; the 50 packets' own durations: what ffprobe's packets sum to, about 3 s.
     expect(Math.abs((await facts(bytes, MP4)).seconds - 2.961)).toBeLessThanOrEqual(0.1);
+  });
+
+  it('holds an ALAC track to its frame length a sample (4096 at 16 kHz), and refuses one without its config', async () => {
+    const bytes = Buffer.from(bytesOf('sample-alac.m4a'));
+    const stts = bytes.indexOf('stts') + 4;
+    const entries = bytes.readUInt32BE(stts + 4);
+    for (let k = 0; k < entries; k++) {
+      const at = stts + 8 + 8 * k + 4;
+      bytes.writeUInt32BE(bytes.readUInt32BE(at) * 1000, at);
+    }
+    bytes.write('free', bytes.indexOf('edts'), 'latin1'); // and no edit list to trim it back
+    // 2000 s by the sample table; 8 frames of at most 4096 samples at 16 kHz: 2.048 s.
+    expect((await facts(bytes, MP4)).seconds).toBe(2.048);
+    const noConfig = Buffer.from(bytesOf('sample-alac.m4a'));
+    const config = noConfig.lastIndexOf('alac');
+    noConfig.writeUInt32BE(0, config + 8); // frameLength
+    expect(await refusal(noConfig, MP4)).toBe('the ALAC track has no valid ALACSpecificConfig (corrupt)');
   });
 
   it('holds WebM timestamps with a gap, and a BlockDuration of an hour, to what the Opus packets last', async () => {
