@@ -314,6 +314,58 @@ export function mpegFramesSeconds(b: Uint8Array, start = 0, end = b.length): num
   return seconds;
 }
 
+const AC3_RATES = [48000, 44100, 32000];
+const AC3_BITRATES = [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 576, 640];
+
+/**
+ * An AC-3 or E-AC-3 sync frame at b[at..] (ATSC A/52 §5.4.1 and Annex E §2.3.1): its bytes and the
+ * samples it decodes to, or null when those bytes are not one. Both keep bsid at bits 40–44:
+ * up to 10 is AC-3 (1536 samples, the size from fscod and frmsizecod), 11 to 16 E-AC-3 (256
+ * samples a block, 1–6 blocks, the size in frmsiz). A dependent E-AC-3 substream adds channels
+ * to the frame before it, not time: 0 samples.
+ */
+export function parseAc3Frame(
+  b: Uint8Array,
+  at: number,
+): { length: number; samples: number; rate: number } | null {
+  if (at + 6 > b.length || b[at] !== 0x0b || b[at + 1] !== 0x77) return null;
+  const bsid = (b[at + 5] as number) >> 3;
+  if (bsid <= 10) {
+    const fscod = (b[at + 4] as number) >> 6;
+    const code = (b[at + 4] as number) & 0x3f;
+    const kbps = AC3_BITRATES[code >> 1];
+    if (fscod === 3 || kbps === undefined) return null;
+    const words =
+      fscod === 0 ? kbps * 2 : fscod === 2 ? kbps * 3 : Math.floor((kbps * 96000) / 44100) + (code & 1);
+    return { length: words * 2, samples: 1536, rate: AC3_RATES[fscod] as number };
+  }
+  if (bsid > 16) return null;
+  const strmtyp = (b[at + 2] as number) >> 6;
+  const frmsiz = (((b[at + 2] as number) & 7) << 8) | (b[at + 3] as number);
+  const fscod = (b[at + 4] as number) >> 6;
+  const fscod2 = ((b[at + 4] as number) >> 4) & 3;
+  if (strmtyp === 3 || (fscod === 3 && fscod2 === 3)) return null;
+  const rate = fscod === 3 ? (AC3_RATES[fscod2] as number) / 2 : (AC3_RATES[fscod] as number);
+  const blocks = fscod === 3 ? 6 : ([1, 2, 3, 6][fscod2] as number);
+  return { length: (frmsiz + 1) * 2, samples: strmtyp === 1 ? 0 : blocks * 256, rate };
+}
+
+/**
+ * Seconds of the AC-3 or E-AC-3 sync frames that make up b[start, end) exactly, or null when the
+ * bytes are not whole frames laid end to end (a Matroska block holds whole frames).
+ */
+export function ac3FramesSeconds(b: Uint8Array, start: number, end: number): number | null {
+  let seconds = 0;
+  let at = start;
+  while (at < end) {
+    const frame = parseAc3Frame(b.subarray(0, end), at);
+    if (frame === null || at + frame.length > end) return null;
+    seconds += frame.samples / frame.rate;
+    at += frame.length;
+  }
+  return at === start ? null : seconds;
+}
+
 /** What a Vorbis identification header says (Vorbis I §4.2.2). */
 export interface VorbisIdent {
   rate: number;

@@ -4,6 +4,7 @@ import {
   type AacConfig,
   aacFrameProblem,
   aacUnitMaxSeconds,
+  ac3FramesSeconds,
   mpegFramesSeconds,
   opusPacketSamples,
   parseAudioSpecificConfig,
@@ -123,7 +124,7 @@ interface Track {
  * Opus packets' own frame durations, else the track's DefaultDuration). Chromium's
  * MediaRecorder writes no Duration at all with a timeslice and clusters of unknown size: none of
  * that is needed. Every element must fit in its parent, and every audio frame is checked as its
- * codec requires (Opus framing, AAC syntax, MPEG headers, FLAC frame CRCs). Rules:
+ * codec requires (Opus framing, AAC syntax, MPEG and AC-3 headers, FLAC frame CRCs). Rules:
  * - truncated: an element (the Segment, a Cluster, a block) declares more bytes than the file
  *   holds;
  * - truncated: the Info Duration reaches more than 0.25 s past the last block's end;
@@ -153,7 +154,7 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
   let end = Number.NEGATIVE_INFINITY; // not 0: blocks may lie before time zero (a signed timecode)
   let blocks = 0;
   // What the frames can last by their own bytes: timestamps and BlockDurations are claims, held
-  // to it. Null for a track whose codec's frames this reader does not check (AC-3, E-AC-3:
+  // to it. Null for a track whose codec's frames this reader does not check (DTS, TrueHD, ALAC:
   // the track's codec decides, so for every frame alike).
   let framesSeconds: number | null = 0;
   let pos = seg.data;
@@ -284,12 +285,12 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
 }
 
 /**
- * Whether a block lasts exactly what its frames say (Opus packets, FLAC frame headers, PCM bytes),
+ * Whether a block lasts exactly what its frames say (Opus packets, AC-3 and FLAC frame headers, PCM bytes),
  * so a block without a BlockDuration lasts that rather than the DefaultDuration (which ffmpeg does
  * not write for FLAC or PCM: the last block would count as no time).
  */
 const exactFrames = (track: Track): boolean =>
-  track.codec === 'A_OPUS' || track.flac !== null || track.pcm !== null;
+  ['A_OPUS', 'A_AC3', 'A_EAC3'].includes(track.codec) || track.flac !== null || track.pcm !== null;
 
 /** Matroska's AAC codec ids: `A_AAC`, and the older `A_AAC/MPEG4/LC/SBR` and the like. */
 const isAac = (codec: string): boolean => codec === 'A_AAC' || codec.startsWith('A_AAC/');
@@ -424,7 +425,7 @@ function laces(b: Buffer, lacing: number): Buffer[] {
 
 /**
  * Checks one audio frame, b[s, e), as its codec requires; returns the seconds it can last by its
- * own bytes (Opus, MPEG, FLAC and PCM exactly, AAC and Vorbis at most), or null for a codec whose
+ * own bytes (Opus, MPEG, AC-3, FLAC and PCM exactly, AAC and Vorbis at most), or null for a codec whose
  * frames do not say.
  */
 function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number): number | null {
@@ -455,6 +456,11 @@ function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number
   if (track.flac) {
     const frame = checkFlacFrame(b.subarray(s, e), track.flac, `block ${index + 1}`);
     return frame.blockSize / track.flac.sampleRate;
+  }
+  if (track.codec === 'A_AC3' || track.codec === 'A_EAC3') {
+    const lasts = ac3FramesSeconds(b, s, e);
+    if (lasts === null) fail(`block ${index + 1} is not whole AC-3 frames (corrupt)`);
+    return lasts;
   }
   // PCM has no framing to check: its bytes say how long it lasts.
   if (track.pcm) return Math.floor((e - s) / track.pcm.frameBytes) / track.pcm.rate;

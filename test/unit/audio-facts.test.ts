@@ -57,6 +57,8 @@ const FFPROBE: [file: string, type: string, seconds: number][] = [
   // FLAC in Matroska, read by the WebM reader (the same container).
   ['sample-flac.mka', WEBM, 2.0],
   ['sample-alac.m4a', MP4, 2.0],
+  ['sample-ac3.mka', WEBM, 2.016],
+  ['sample-eac3.mka', WEBM, 2.016],
 ];
 
 const bytesOf = (file: string): Buffer => readFileSync(audio(file));
@@ -257,6 +259,28 @@ describe('readAudioFacts: lengths', () => {
     expect((await facts(bytesOf('chromium-recording-pcm.webm'), WEBM)).seconds).toBe(1);
     expect((await facts(bytesOf('sample-flac.mka'), WEBM)).seconds).toBe(2);
   });
+
+  it.each(['sample-ac3.mka', 'sample-eac3.mka'])(
+    '%s: holds a gap in the timestamps to what its AC-3 frames last, and refuses a block that is not whole frames',
+    async (file) => {
+      const bytes = Buffer.from(bytesOf(file));
+      const cluster = bytes.lastIndexOf(Buffer.from('1f43b675', 'hex'));
+      const sizeLength = Math.clz32(bytes[cluster + 4] as number) - 23; // an EBML vint's length
+      // ffmpeg leads each cluster with a CRC-32 element (0xBF, 4 bytes), then the Timestamp.
+      const timestamp = cluster + 4 + sizeLength + 6;
+      expect([bytes[timestamp - 6], bytes[timestamp]]).toEqual([0xbf, 0xe7]);
+      const width = (bytes[timestamp + 1] as number) & 0x7f;
+      bytes.writeUIntBE(2 ** (8 * width) - 1, timestamp + 2, width); // the last cluster, minutes later
+      expect((await facts(bytes, WEBM)).seconds).toBe(2.016);
+      const broken = Buffer.from(bytesOf(file));
+      const frame = broken.indexOf(
+        Buffer.from('0b77', 'hex'),
+        broken.indexOf(Buffer.from('1f43b675', 'hex')),
+      );
+      broken[frame + 1] = 0x78;
+      expect(await refusal(broken, WEBM)).toBe('block 1 is not whole AC-3 frames (corrupt)');
+    },
+  );
 
   it('checks each FLAC frame of a Matroska FLAC track against its STREAMINFO', async () => {
     const bytes = Buffer.from(bytesOf('sample-flac.mka'));
