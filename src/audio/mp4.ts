@@ -54,6 +54,8 @@ type Payload =
   | { kind: 'mp3' }
   /** Apple Lossless: a sample (one frame) holds at most frameLength samples at the rate. */
   | { kind: 'alac'; frameSeconds: number }
+  /** PCM: a sample lasts its bytes at this many seconds a byte. */
+  | { kind: 'pcm'; secondsPerByte: number }
   | { kind: 'none' };
 
 interface Trak {
@@ -74,7 +76,7 @@ interface Trak {
  * edit list as players trim it; fragmented files (moof, as Chromium's and Safari's MediaRecorder
  * write) add up their fragments. Every sample must lie inside an mdat box within the file, and
  * each is checked as its codec requires (AAC syntax, Opus framing, MPEG header; an ALAC frame is
- * held to its config's frame length). Rules:
+ * held to its config's frame length, PCM to its bytes). Rules:
  * - truncated: a box that declares more bytes than the file holds; the sample table pointing
  *   past the end of the file (an mdat cut short); no moov (a file cut before its moov, which
  *   many writers put last);
@@ -182,8 +184,12 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
       );
     // An ALAC frame has no framing this reader checks, but its config bounds what it can last.
     if (trak.payload.kind === 'alac' && size > 0) framesSeconds += trak.payload.frameSeconds;
+    // PCM has no framing to check: its bytes say how long it lasts.
+    if (trak.payload.kind === 'pcm') framesSeconds += size * trak.payload.secondsPerByte;
     // Not read, but walked: a file of millions of such samples still gives the event loop its turns.
-    if (trak.payload.kind === 'none' || trak.payload.kind === 'alac' || size === 0) return r.skip(size);
+    const unread =
+      trak.payload.kind === 'none' || trak.payload.kind === 'alac' || trak.payload.kind === 'pcm';
+    if (unread || size === 0) return r.skip(size);
     const at = r.span(offset, size);
     if (at >= 0) {
       checkData(r.buffer, at, at + size, n, offset);
@@ -280,7 +286,9 @@ function payload(stbl: Buffer): Payload {
   const [format, body] = entry;
   if (format === 'Opus') return { kind: 'opus' };
   if (format === '.mp3') return { kind: 'mp3' };
-  if (!((format === 'mp4a' || format === 'alac') && body.length >= 28)) return { kind: 'none' };
+  if (!((format === 'mp4a' || format === 'alac' || PCM_BITS.has(format)) && body.length >= 28))
+    return { kind: 'none' };
+  if (PCM_BITS.has(format)) return pcmPayload(format, body);
   // QuickTime sound description versions 1 and 2 are 16 and 36 bytes longer than version 0.
   const version = body.readUInt16BE(8);
   const skip = 28 + (version === 1 ? 16 : version === 2 ? 36 : 0);
@@ -288,6 +296,53 @@ function payload(stbl: Buffer): Payload {
   const esds = body.length > skip ? findBox(body.subarray(skip), 'esds') : null;
   if (!esds) return { kind: 'none' };
   return esdsPayload(esds.subarray(4));
+}
+
+/**
+ * QuickTime's and ISO 23003-5's PCM sample entries, with the bits a sample their format implies
+ * (0: the entry's sample size says; QuickTime v0 entries state 16 whatever the format).
+ */
+const PCM_BITS = new Map([
+  ['sowt', 0],
+  ['twos', 0],
+  ['raw ', 8],
+  ['in24', 24],
+  ['in32', 32],
+  ['fl32', 32],
+  ['fl64', 64],
+  ['lpcm', 0],
+  ['ipcm', 0],
+  ['fpcm', 0],
+]);
+
+/**
+ * A PCM track's bytes a second, from its sound sample entry: version 0 and 1 (channels, sample
+ * size, 16.16 rate; v1's bytes a frame), version 2 (QuickTime's lpcm: a float64 rate, channels,
+ * bits a channel) and ISO 23003-5's pcmC box. A PCM track whose layout cannot be known cannot be
+ * played, and its samples' length could not be held to their bytes: refused.
+ */
+function pcmPayload(format: string, body: Buffer): Payload {
+  const version = body.readUInt16BE(8);
+  let channels = body.readUInt16BE(16);
+  let bits = PCM_BITS.get(format) || body.readUInt16BE(18);
+  let rate = body.readUInt32BE(24) / 65536;
+  let frameBytes = 0;
+  if (version === 1 && body.length >= 44) frameBytes = body.readUInt32BE(36);
+  if (version === 2 && body.length >= 64) {
+    rate = body.readDoubleBE(32);
+    channels = body.readUInt32BE(40);
+    bits = body.readUInt32BE(48);
+    const packetBytes = body.readUInt32BE(56);
+    const packetFrames = body.readUInt32BE(60);
+    if (packetFrames > 0) frameBytes = packetBytes / packetFrames;
+  }
+  const pcmC = format === 'ipcm' || format === 'fpcm' ? findBox(body.subarray(28), 'pcmC') : null;
+  if (pcmC && pcmC.length >= 6) bits = pcmC[5] as number;
+  if (!(frameBytes > 0)) frameBytes = bits % 8 === 0 ? (channels * bits) / 8 : 0;
+  if (!(frameBytes > 0 && Number.isFinite(rate) && rate > 0))
+    fail('the PCM track states no channels or sample size (corrupt)');
+  checkSampleRate(rate, 'the PCM track');
+  return { kind: 'pcm', secondsPerByte: 1 / (frameBytes * rate) };
 }
 
 /**

@@ -57,6 +57,8 @@ const FFPROBE: [file: string, type: string, seconds: number][] = [
   // FLAC in Matroska, read by the WebM reader (the same container).
   ['sample-flac.mka', WEBM, 2.0],
   ['sample-alac.m4a', MP4, 2.0],
+  // QuickTime, read by the MP4 reader (the same boxes).
+  ['sample-pcm.mov', MP4, 2.0],
   ['sample-ac3.mka', WEBM, 2.016],
   ['sample-eac3.mka', WEBM, 2.016],
 ];
@@ -177,6 +179,21 @@ describe('readAudioFacts: lengths', () => {
     }
     // 2961 s by the fragment; the 50 packets' own durations: what ffprobe's packets sum to, about 3 s.
     expect(Math.abs((await facts(bytes, MP4)).seconds - 2.961)).toBeLessThanOrEqual(0.1);
+  });
+
+  it('holds a PCM track in MP4 or QuickTime to what its bytes last, and refuses one whose layout is unknown', async () => {
+    const bytes = Buffer.from(bytesOf('sample-pcm.mov'));
+    const stts = bytes.indexOf('stts') + 4;
+    expect(bytes.readUInt32BE(stts + 4)).toBe(1);
+    bytes.writeUInt32BE(1000, stts + 12); // each 2-byte sample stated as 1000 ticks
+    const edts = bytes.indexOf('edts');
+    if (edts >= 0) bytes.write('free', edts, 'latin1');
+    // 2000 s by the sample table; 32000 bytes of 16-bit mono at 8 kHz: 2 s.
+    expect((await facts(bytes, MP4)).seconds).toBe(2);
+    const noLayout = Buffer.from(bytesOf('sample-pcm.mov'));
+    const entry = noLayout.indexOf('sowt') + 4;
+    noLayout.writeUInt16BE(0, entry + 16); // channels
+    expect(await refusal(noLayout, MP4)).toBe('the PCM track states no channels or sample size (corrupt)');
   });
 
   it('holds an ALAC track to its frame length a sample (4096 at 16 kHz), and refuses one without its config', async () => {
