@@ -40,8 +40,8 @@ const mvhd = () => full('mvhd', 0, 0, u32(0, 0, 1000, 0), Buffer.alloc(80));
 const tkhd = () => full('tkhd', 0, 3, u32(0, 0, 1, 0, 0), Buffer.alloc(60));
 const mdhd = (timescale = 1000) => full('mdhd', 0, 0, u32(0, 0, timescale, 0), u16(0, 0));
 const hdlr = () => full('hdlr', 0, 0, u32(0), str('soun'), Buffer.alloc(13));
-/** A sample entry whose codec the reader does not check ('sowt': PCM), or a given one. */
-const soundEntry = (format = 'sowt', ...extra: Buffer[]) =>
+/** A sample entry whose codec the reader does not check ('samr': AMR), or a given one. */
+const soundEntry = (format = 'samr', ...extra: Buffer[]) =>
   box(format, Buffer.alloc(6), u16(1), Buffer.alloc(8), u16(1, 16, 0, 0), u32(44100 * 65536), ...extra);
 const stsd = (entry: Buffer) => full('stsd', 0, 0, u32(1), entry);
 
