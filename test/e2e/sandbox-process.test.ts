@@ -1,8 +1,26 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 
 const SANDBOX_MAIN = path.resolve(import.meta.dirname, '../../dist/sandbox/main.js');
+
+/** Starts the sandbox entry with `env`, collecting what it writes. */
+function start(env: Record<string, string>) {
+  const proc = spawn(process.execPath, [SANDBOX_MAIN], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = { stdout: '', stderr: '' };
+  proc.stdout.on('data', (c: Buffer) => {
+    out.stdout += String(c);
+  });
+  proc.stderr.on('data', (c: Buffer) => {
+    out.stderr += String(c);
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
+  return { proc, out, exited };
+}
 
 describe('npm run sandbox', () => {
   it('runs the fake Truedy alone and says so in its start-up line', async () => {
@@ -33,6 +51,56 @@ describe('npm run sandbox', () => {
       expect(noKey.status).toBe(401);
     } finally {
       proc.kill('SIGTERM');
+    }
+  });
+
+  it('logs its stop on SIGTERM and exits 0, after closing a connection kept alive', async () => {
+    const { proc, out, exited } = start({ SANDBOX_PORT: '0', SANDBOX_API_KEY: 'sbx_key_0123456789' });
+    try {
+      while (!out.stdout.includes('listening')) await new Promise((r) => setTimeout(r, 20));
+      const url = (JSON.parse(out.stdout.split('\n')[0] ?? '') as { url: string }).url;
+      // A keep-alive connection left open must not hold the stop up.
+      const res = await fetch(`${url}/voices/clone`, { method: 'POST' });
+      expect(res.status).toBe(401);
+      proc.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      const messages = out.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { msg: string }).msg);
+      expect(messages).toEqual(expect.arrayContaining(['Truedy sandbox stopping', 'Truedy sandbox stopped']));
+    } finally {
+      proc.kill('SIGKILL');
+    }
+  });
+
+  it('refuses a SANDBOX_PORT that is not a port, with one line and exit 1', async () => {
+    for (const bad of ['4010x', '70000', '-1', '0x10']) {
+      const { out, exited } = start({ SANDBOX_PORT: bad });
+      expect(await exited).toBe(1);
+      expect(out.stderr).toContain('SANDBOX_PORT must be a port number');
+      expect(out.stderr).not.toContain('    at ');
+    }
+  });
+
+  it('refuses an unknown LOG_LEVEL the same way', async () => {
+    const { out, exited } = start({ SANDBOX_PORT: '0', LOG_LEVEL: 'verbose' });
+    expect(await exited).toBe(1);
+    expect(out.stderr).toContain('LOG_LEVEL must be');
+  });
+
+  it('names the cause when its port is taken, and exits 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = taken.address() as { port: number };
+      const { out, exited } = start({ SANDBOX_PORT: String(port) });
+      expect(await exited).toBe(1);
+      const line = JSON.parse(out.stdout.trim()) as { msg: string; err: { code: string } };
+      expect(line.err.code).toBe('EADDRINUSE');
+      expect(line.msg).toContain(`could not listen on 127.0.0.1:${port}`);
+    } finally {
+      taken.close();
     }
   });
 });
