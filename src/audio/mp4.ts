@@ -3,10 +3,12 @@ import {
   type AacConfig,
   aacFrameProblem,
   aacUnitMaxSeconds,
+  ac3FramesSeconds,
   mpegFramesSeconds,
   opusPacketSamples,
   parseAudioSpecificConfig,
 } from './codecs.js';
+import { checkFlacFrame, parseStreamInfo, type StreamInfo } from './flac.js';
 import { checkSampleRate, fail } from './invalid-audio.js';
 import { isZeros } from './zeros.js';
 
@@ -56,6 +58,10 @@ type Payload =
   | { kind: 'alac'; frameSeconds: number }
   /** PCM: a sample lasts its bytes at this many seconds a byte. */
   | { kind: 'pcm'; secondsPerByte: number }
+  /** FLAC (the ISO BMFF mapping's dfLa): a sample is one frame, checked by its CRC, lasting its block size. */
+  | { kind: 'flac'; info: StreamInfo }
+  /** AC-3 or E-AC-3 (ETSI TS 102 366 Annex F): a sample is whole sync frames, lasting their blocks. */
+  | { kind: 'ac3' }
   | { kind: 'none' };
 
 interface Trak {
@@ -75,8 +81,8 @@ interface Trak {
  * durations of the (first) sound track's samples that are really in the file, trimmed by its
  * edit list as players trim it; fragmented files (moof, as Chromium's and Safari's MediaRecorder
  * write) add up their fragments. Every sample must lie inside an mdat box within the file, and
- * each is checked as its codec requires (AAC syntax, Opus framing, MPEG header; an ALAC frame is
- * held to its config's frame length, PCM to its bytes). Rules:
+ * each is checked as its codec requires (AAC syntax, Opus framing, MPEG header, a FLAC frame's
+ * CRC, whole AC-3 sync frames; an ALAC frame is held to its config's frame length, PCM to its bytes). Rules:
  * - truncated: a box that declares more bytes than the file holds; the sample table pointing
  *   past the end of the file (an mdat cut short); no moov (a file cut before its moov, which
  *   many writers put last);
@@ -160,6 +166,17 @@ export async function mp4Seconds(r: ByteReader): Promise<number> {
       const samples = opusPacketSamples(data, s, e);
       if (samples === null) fail(`sample ${n + 1} at byte ${offset} is not an Opus packet (corrupt)`);
       framesSeconds += samples / 48000;
+    } else if (trak.payload.kind === 'flac') {
+      const frame = checkFlacFrame(
+        data.subarray(s, e),
+        trak.payload.info,
+        `sample ${n + 1} at byte ${offset}`,
+      );
+      framesSeconds += frame.blockSize / trak.payload.info.sampleRate;
+    } else if (trak.payload.kind === 'ac3') {
+      const lasts = ac3FramesSeconds(data, s, e);
+      if (lasts === null) fail(`sample ${n + 1} at byte ${offset} is not whole AC-3 frames (corrupt)`);
+      framesSeconds += lasts;
     } else {
       const lasts = mpegFramesSeconds(data, s, e);
       if (lasts === null) fail(`sample ${n + 1} at byte ${offset} is not an MPEG audio frame (corrupt)`);
@@ -286,6 +303,9 @@ function payload(stbl: Buffer): Payload {
   const [format, body] = entry;
   if (format === 'Opus') return { kind: 'opus' };
   if (format === '.mp3') return { kind: 'mp3' };
+  // AC-3 and E-AC-3 frames state their own rate and blocks: their dac3/dec3 box is not needed.
+  if (format === 'ac-3' || format === 'ec-3') return { kind: 'ac3' };
+  if (format === 'fLaC') return flacPayload(body.length > 28 ? findBox(body.subarray(28), 'dfLa') : null);
   if (!((format === 'mp4a' || format === 'alac' || PCM_BITS.has(format)) && body.length >= 28))
     return { kind: 'none' };
   if (PCM_BITS.has(format)) return pcmPayload(format, body);
@@ -355,6 +375,18 @@ function alacPayload(config: Buffer | null): Payload {
   if (!(frameLength > 0 && rate > 0)) fail('the ALAC track has no valid ALACSpecificConfig (corrupt)');
   checkSampleRate(rate, 'the ALAC track');
   return { kind: 'alac', frameSeconds: frameLength / rate };
+}
+
+/**
+ * The dfLa box of a FLAC sample entry (the FLAC-in-ISOBMFF mapping, §3.3.2): a full box's 4 bytes,
+ * then FLAC's metadata blocks, STREAMINFO first. Without it no frame can be checked: refused.
+ */
+function flacPayload(dfLa: Buffer | null): Payload {
+  const ok = dfLa !== null && dfLa.length >= 8 + 34 && ((dfLa[4] as number) & 0x7f) === 0;
+  const info = ok ? parseStreamInfo(dfLa.subarray(8)) : null;
+  if (info === null) fail('the FLAC track has no valid STREAMINFO (corrupt)');
+  checkSampleRate(info.sampleRate, 'the FLAC track');
+  return { kind: 'flac', info };
 }
 
 /**

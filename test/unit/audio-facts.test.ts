@@ -61,6 +61,10 @@ const FFPROBE: [file: string, type: string, seconds: number][] = [
   ['sample-pcm.mov', MP4, 2.0],
   ['sample-ac3.mka', WEBM, 2.016],
   ['sample-eac3.mka', WEBM, 2.016],
+  // FLAC, AC-3 and E-AC-3 in M4A (ffmpeg's mp4 muxer); the AC-3 edit list trims its 2.016 s.
+  ['sample-flac.m4a', MP4, 2.0],
+  ['sample-ac3.m4a', MP4, 2.011],
+  ['sample-eac3.m4a', MP4, 2.011],
 ];
 
 const bytesOf = (file: string): Buffer => readFileSync(audio(file));
@@ -212,6 +216,50 @@ describe('readAudioFacts: lengths', () => {
     noConfig.writeUInt32BE(0, config + 8); // frameLength
     expect(await refusal(noConfig, MP4)).toBe('the ALAC track has no valid ALACSpecificConfig (corrupt)');
   });
+
+  it('holds a FLAC track in MP4 to its frames, and refuses a frame that fails its CRC or a track without its STREAMINFO', async () => {
+    const bytes = Buffer.from(bytesOf('sample-flac.m4a'));
+    const stts = bytes.indexOf('stts') + 4;
+    const entries = bytes.readUInt32BE(stts + 4);
+    for (let k = 0; k < entries; k++) {
+      const at = stts + 8 + 8 * k + 4;
+      bytes.writeUInt32BE(bytes.readUInt32BE(at) * 1000, at);
+    }
+    const edts = bytes.indexOf('edts');
+    if (edts >= 0) bytes.write('free', edts, 'latin1');
+    // 2000 s by the sample table; the frames' block sizes: 32000 samples at 16 kHz.
+    expect((await facts(bytes, MP4)).seconds).toBe(2);
+    const flipped = Buffer.from(bytesOf('sample-flac.m4a'));
+    const mdat = flipped.indexOf('mdat') + 4;
+    expect(flipped.readUInt16BE(mdat) & 0xfffe).toBe(0xfff8); // the first frame's sync code
+    flipped[mdat + 40] = (flipped[mdat + 40] as number) ^ 0xff;
+    expect(await refusal(flipped, MP4)).toMatch(/^sample 1 at byte \d+ fails its CRC \(corrupt\)$/);
+    const noInfo = Buffer.from(bytesOf('sample-flac.m4a'));
+    noInfo.write('free', noInfo.indexOf('dfLa'), 'latin1');
+    expect(await refusal(noInfo, MP4)).toBe('the FLAC track has no valid STREAMINFO (corrupt)');
+  });
+
+  it.each(['sample-ac3.m4a', 'sample-eac3.m4a'])(
+    '%s: holds the sample table to what its AC-3 frames last, and refuses a sample that is not whole frames',
+    async (file) => {
+      const bytes = Buffer.from(bytesOf(file));
+      const stts = bytes.indexOf('stts') + 4;
+      const entries = bytes.readUInt32BE(stts + 4);
+      for (let k = 0; k < entries; k++) {
+        const at = stts + 8 + 8 * k + 4;
+        bytes.writeUInt32BE(bytes.readUInt32BE(at) * 1000, at);
+      }
+      bytes.write('free', bytes.indexOf('edts'), 'latin1');
+      // 2016 s by the sample table; 63 frames of 1536 samples at 48 kHz: 2.016 s.
+      expect((await facts(bytes, MP4)).seconds).toBe(2.016);
+      const broken = Buffer.from(bytesOf(file));
+      const frame = broken.indexOf(Buffer.from('0b77', 'hex'), broken.indexOf('mdat'));
+      broken[frame + 1] = 0x78;
+      expect(await refusal(broken, MP4)).toMatch(
+        /^sample 1 at byte \d+ is not whole AC-3 frames \(corrupt\)$/,
+      );
+    },
+  );
 
   it('holds WebM timestamps with a gap, and a BlockDuration of an hour, to what the Opus packets last', async () => {
     const webm = (cluster: string) =>
