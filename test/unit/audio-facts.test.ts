@@ -77,6 +77,18 @@ function mpegFrameLength(b: Buffer, at: number): number {
 }
 const facts = (bytes: Buffer, type: string) => readAudioFacts({ bytes }, type);
 
+/** Makes an MP4's sample table (stts) state each sample 1000 times as long, with no edit list to trim it back. */
+function stateEachSampleAThousandTimesLonger(bytes: Buffer): void {
+  const stts = bytes.indexOf('stts') + 4;
+  const entries = bytes.readUInt32BE(stts + 4);
+  for (let k = 0; k < entries; k++) {
+    const at = stts + 8 + 8 * k + 4;
+    bytes.writeUInt32BE(bytes.readUInt32BE(at) * 1000, at);
+  }
+  const edts = bytes.indexOf('edts');
+  if (edts >= 0) bytes.write('free', edts, 'latin1');
+}
+
 /** Deterministic "random" bytes (xorshift32), so a refusal never depends on the draw. */
 function noise(length: number, seed = 0x9e3779b9): Buffer {
   const out = Buffer.alloc(length);
@@ -202,13 +214,7 @@ describe('readAudioFacts: lengths', () => {
 
   it('holds an ALAC track to its frame length a sample (4096 at 16 kHz), and refuses one without its config', async () => {
     const bytes = Buffer.from(bytesOf('sample-alac.m4a'));
-    const stts = bytes.indexOf('stts') + 4;
-    const entries = bytes.readUInt32BE(stts + 4);
-    for (let k = 0; k < entries; k++) {
-      const at = stts + 8 + 8 * k + 4;
-      bytes.writeUInt32BE(bytes.readUInt32BE(at) * 1000, at);
-    }
-    bytes.write('free', bytes.indexOf('edts'), 'latin1'); // and no edit list to trim it back
+    stateEachSampleAThousandTimesLonger(bytes);
     // 2000 s by the sample table; 8 frames of at most 4096 samples at 16 kHz: 2.048 s.
     expect((await facts(bytes, MP4)).seconds).toBe(2.048);
     const noConfig = Buffer.from(bytesOf('sample-alac.m4a'));
@@ -219,14 +225,7 @@ describe('readAudioFacts: lengths', () => {
 
   it('holds a FLAC track in MP4 to its frames, and refuses a frame that fails its CRC or a track without its STREAMINFO', async () => {
     const bytes = Buffer.from(bytesOf('sample-flac.m4a'));
-    const stts = bytes.indexOf('stts') + 4;
-    const entries = bytes.readUInt32BE(stts + 4);
-    for (let k = 0; k < entries; k++) {
-      const at = stts + 8 + 8 * k + 4;
-      bytes.writeUInt32BE(bytes.readUInt32BE(at) * 1000, at);
-    }
-    const edts = bytes.indexOf('edts');
-    if (edts >= 0) bytes.write('free', edts, 'latin1');
+    stateEachSampleAThousandTimesLonger(bytes);
     // 2000 s by the sample table; the frames' block sizes: 32000 samples at 16 kHz.
     expect((await facts(bytes, MP4)).seconds).toBe(2);
     const flipped = Buffer.from(bytesOf('sample-flac.m4a'));
@@ -243,13 +242,7 @@ describe('readAudioFacts: lengths', () => {
     '%s: holds the sample table to what its AC-3 frames last, and refuses a sample that is not whole frames',
     async (file) => {
       const bytes = Buffer.from(bytesOf(file));
-      const stts = bytes.indexOf('stts') + 4;
-      const entries = bytes.readUInt32BE(stts + 4);
-      for (let k = 0; k < entries; k++) {
-        const at = stts + 8 + 8 * k + 4;
-        bytes.writeUInt32BE(bytes.readUInt32BE(at) * 1000, at);
-      }
-      bytes.write('free', bytes.indexOf('edts'), 'latin1');
+      stateEachSampleAThousandTimesLonger(bytes);
       // 2016 s by the sample table; 63 frames of 1536 samples at 48 kHz: 2.016 s.
       expect((await facts(bytes, MP4)).seconds).toBe(2.016);
       const broken = Buffer.from(bytesOf(file));
