@@ -366,6 +366,106 @@ export function ac3FramesSeconds(b: Uint8Array, start: number, end: number): num
   return at === start ? null : seconds;
 }
 
+/** The DTS core's other sync words: 14-bit big-endian, 16-bit and 14-bit little-endian. */
+const DTS_OTHER_SYNCS = [0x1fffe800, 0xfe7f0180, 0xff1f00e8];
+
+/** DTS core sample rates by SFREQ (ETSI TS 102 114 Table 5-5); 0: invalid. */
+const DTS_RATES = [0, 8000, 16000, 32000, 0, 0, 11025, 22050, 44100, 0, 0, 12000, 24000, 48000, 0, 0];
+
+/**
+ * Seconds of the DTS frames that make up b[start, end) exactly: core frames (ETSI TS 102 114
+ * §5.3.1: 16-bit big-endian sync 0x7FFE8001, NBLKS blocks of 32 samples, FSIZE + 1 bytes) and
+ * DTS-HD extension substreams (§7.4.1: sync 0x64582025, their own size), which extend the core
+ * frame before them and add no time. `cores` counts the core frames: a block of substreams alone
+ * (DTS Express) says nothing of its time. Null when the bytes are not such frames end to end.
+ */
+export function dtsFramesSeconds(
+  b: Uint8Array,
+  start: number,
+  end: number,
+): { seconds: number; cores: number } | null {
+  let seconds = 0;
+  let cores = 0;
+  let at = start;
+  while (at < end) {
+    if (at + 10 > end) return null;
+    // Unsigned: `|` alone would make a sync word from 0x80000000 up negative.
+    const sync =
+      (((b[at] as number) << 24) |
+        ((b[at + 1] as number) << 16) |
+        ((b[at + 2] as number) << 8) |
+        (b[at + 3] as number)) >>>
+      0;
+    // The 48 bits after the sync word, as a number (exact: under 2^53); bit i from the left is
+    // at 2^(47 - i).
+    let v = 0;
+    for (let k = 4; k < 10; k++) v = v * 256 + (b[at + k] as number);
+    let length: number;
+    if (sync === 0x7ffe8001) {
+      // FTYPE (1), SHORT (5), CPF (1), NBLKS (7), FSIZE (14), AMODE (6), SFREQ (4).
+      const blocks = Math.floor(v / 2 ** 34) & 0x7f;
+      const bytes = (Math.floor(v / 2 ** 20) & 0x3fff) + 1;
+      const rate = DTS_RATES[Math.floor(v / 2 ** 10) & 0xf] as number;
+      // NBLKS 5–127 (6 to 128 blocks) and FSIZE 95–16383: anything else is no encoder's.
+      if (!(blocks >= 5 && bytes >= 96 && rate > 0)) return null;
+      seconds += ((blocks + 1) * 32) / rate;
+      cores++;
+      length = bytes;
+    } else if (sync === 0x64582025) {
+      // UserDefinedBits (8), nExtSSIndex (2), bHeaderSizeType (1), then the header and frame sizes.
+      const wide = Math.floor(v / 2 ** 37) & 1;
+      length = wide ? (Math.floor(v / 2 ** 5) & 0xfffff) + 1 : (Math.floor(v / 2 ** 13) & 0xffff) + 1;
+      if (!(length >= 10)) return null;
+    } else if (at === start && DTS_OTHER_SYNCS.includes(sync)) {
+      // The 14-bit and little-endian forms (DTS for CDs and WAV) are not read: not held.
+      return { seconds: 0, cores: 0 };
+    } else return null;
+    if (at + length > end) return null;
+    at += length;
+  }
+  return at === start ? null : { seconds, cores };
+}
+
+/**
+ * The TrueHD access units that make up b[start, end) exactly (Dolby's MLP/TrueHD format, as
+ * ffmpeg's mlp_parse reads it): each starts with a check nibble and its length in 16-bit words,
+ * and a major sync (0xF8726FBA) states the rate, by which every unit is 40 samples of 48 or 44.1
+ * kHz (more samples at 2x and 4x the rate: the same time). `unitSeconds` is what the stream's
+ * last major sync said, null before any; `unknown` counts units before one, whose time is not
+ * known. Null when the bytes are not such units end to end.
+ */
+export function truehdUnitsSeconds(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  unitSeconds: number | null,
+): { seconds: number; unitSeconds: number | null; unknown: number } | null {
+  let seconds = 0;
+  let unknown = 0;
+  let at = start;
+  let current = unitSeconds;
+  while (at < end) {
+    if (at + 4 > end) return null;
+    const length = ((((b[at] as number) & 0x0f) << 8) | (b[at + 1] as number)) * 2;
+    if (!(length >= 4 && at + length <= end)) return null;
+    if (
+      length >= 12 &&
+      b[at + 4] === 0xf8 &&
+      b[at + 5] === 0x72 &&
+      b[at + 6] === 0x6f &&
+      b[at + 7] === 0xba
+    ) {
+      const bits = (b[at + 8] as number) >> 4;
+      if (![0, 1, 2, 8, 9, 10].includes(bits)) return null;
+      current = 40 / (bits & 8 ? 44100 : 48000);
+    }
+    if (current === null) unknown++;
+    else seconds += current;
+    at += length;
+  }
+  return at === start ? null : { seconds, unitSeconds: current, unknown };
+}
+
 /** What a Vorbis identification header says (Vorbis I §4.2.2). */
 export interface VorbisIdent {
   rate: number;

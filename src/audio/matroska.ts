@@ -5,10 +5,12 @@ import {
   aacFrameProblem,
   aacUnitMaxSeconds,
   ac3FramesSeconds,
+  dtsFramesSeconds,
   mpegFramesSeconds,
   opusPacketSamples,
   parseAudioSpecificConfig,
   parseVorbisIdent,
+  truehdUnitsSeconds,
 } from './codecs.js';
 import { checkFlacFrame, parseStreamInfo, type StreamInfo } from './flac.js';
 import { checkSampleRate, fail } from './invalid-audio.js';
@@ -115,6 +117,8 @@ interface Track {
   flac: StreamInfo | null;
   /** PCM: bytes of one sample of all channels, and the rate (a block lasts its bytes over these). */
   pcm: { frameBytes: number; rate: number } | null;
+  /** TrueHD: what one access unit lasts by the last major sync read; null before the first. */
+  truehdUnitSeconds: number | null;
   defaultDurationNs: number;
 }
 
@@ -124,7 +128,7 @@ interface Track {
  * Opus packets' own frame durations, else the track's DefaultDuration). Chromium's
  * MediaRecorder writes no Duration at all with a timeslice and clusters of unknown size: none of
  * that is needed. Every element must fit in its parent, and every audio frame is checked as its
- * codec requires (Opus framing, AAC syntax, MPEG and AC-3 headers, FLAC frame CRCs). Rules:
+ * codec requires (Opus framing, AAC syntax, MPEG, AC-3, DTS and TrueHD headers, FLAC frame CRCs). Rules:
  * - truncated: an element (the Segment, a Cluster, a block) declares more bytes than the file
  *   holds;
  * - truncated: the Info Duration reaches more than 0.25 s past the last block's end;
@@ -154,8 +158,8 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
   let end = Number.NEGATIVE_INFINITY; // not 0: blocks may lie before time zero (a signed timecode)
   let blocks = 0;
   // What the frames can last by their own bytes: timestamps and BlockDurations are claims, held
-  // to it. Null for a track whose codec's frames this reader does not check (DTS, TrueHD, ALAC:
-  // the track's codec decides, so for every frame alike).
+  // to it. Null for a track whose codec's frames this reader does not check (ALAC, MLP, DTS
+  // Express, TrueHD without a leading major sync: from then on, for every frame alike).
   let framesSeconds: number | null = 0;
   let pos = seg.data;
 
@@ -215,8 +219,8 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
     const seconds =
       durationTicks !== null
         ? (durationTicks * scaleNs) / 1e9
-        : exactFrames(track)
-          ? (own ?? 0)
+        : exactFrames(track) && own !== null
+          ? own
           : (track.defaultDurationNs * count) / 1e9;
     start = Math.min(start, at);
     end = Math.max(end, at + seconds);
@@ -285,12 +289,18 @@ export async function matroskaSeconds(r: ByteReader): Promise<number> {
 }
 
 /**
- * Whether a block lasts exactly what its frames say (Opus packets, AC-3 and FLAC frame headers, PCM bytes),
+ * Whether a block lasts exactly what its frames say (Opus packets, AC-3, DTS, TrueHD and FLAC frame headers, PCM bytes),
  * so a block without a BlockDuration lasts that rather than the DefaultDuration (which ffmpeg does
  * not write for FLAC or PCM: the last block would count as no time).
  */
 const exactFrames = (track: Track): boolean =>
-  ['A_OPUS', 'A_AC3', 'A_EAC3'].includes(track.codec) || track.flac !== null || track.pcm !== null;
+  ['A_OPUS', 'A_AC3', 'A_EAC3', 'A_TRUEHD'].includes(track.codec) ||
+  isDts(track.codec) ||
+  track.flac !== null ||
+  track.pcm !== null;
+
+/** Matroska's DTS codec ids: `A_DTS`, `A_DTS/EXPRESS`, `A_DTS/LOSSLESS`. */
+const isDts = (codec: string): boolean => codec === 'A_DTS' || codec.startsWith('A_DTS/');
 
 /** Matroska's AAC codec ids: `A_AAC`, and the older `A_AAC/MPEG4/LC/SBR` and the like. */
 const isAac = (codec: string): boolean => codec === 'A_AAC' || codec.startsWith('A_AAC/');
@@ -307,6 +317,7 @@ function audioTrack(tracks: Buffer): Track | null {
       vorbisPacketSeconds: null,
       flac: null,
       pcm: null,
+      truehdUnitSeconds: null,
       defaultDurationNs: 0,
     };
     let codecPrivate: Buffer | null = null;
@@ -425,7 +436,7 @@ function laces(b: Buffer, lacing: number): Buffer[] {
 
 /**
  * Checks one audio frame, b[s, e), as its codec requires; returns the seconds it can last by its
- * own bytes (Opus, MPEG, AC-3, FLAC and PCM exactly, AAC and Vorbis at most), or null for a codec whose
+ * own bytes (Opus, MPEG, AC-3, DTS, TrueHD, FLAC and PCM exactly, AAC and Vorbis at most), or null for a codec whose
  * frames do not say.
  */
 function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number): number | null {
@@ -461,6 +472,19 @@ function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number
     const lasts = ac3FramesSeconds(b, s, e);
     if (lasts === null) fail(`block ${index + 1} is not whole AC-3 frames (corrupt)`);
     return lasts;
+  }
+  if (track.codec === 'A_TRUEHD') {
+    const units = truehdUnitsSeconds(b, s, e, track.truehdUnitSeconds);
+    if (units === null) fail(`block ${index + 1} is not whole TrueHD access units (corrupt)`);
+    track.truehdUnitSeconds = units.unitSeconds;
+    // A stream that does not start with a major sync gives no rate for its first units: not held.
+    return units.unknown > 0 ? null : units.seconds;
+  }
+  if (isDts(track.codec)) {
+    const frames = dtsFramesSeconds(b, s, e);
+    if (frames === null) fail(`block ${index + 1} is not whole DTS frames (corrupt)`);
+    // Extension substreams alone (DTS Express) do not say how long they last: not held.
+    return frames.cores > 0 ? frames.seconds : null;
   }
   // PCM has no framing to check: its bytes say how long it lasts.
   if (track.pcm) return Math.floor((e - s) / track.pcm.frameBytes) / track.pcm.rate;

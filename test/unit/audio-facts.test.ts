@@ -10,8 +10,10 @@ import {
 import {
   type AacConfig,
   aacUnitMaxSeconds,
+  dtsFramesSeconds,
   mpegFramesSeconds,
   parseMpegHeader,
+  truehdUnitsSeconds,
 } from '../../src/audio/codecs.js';
 import { crc32ogg } from '../../src/audio/crc.js';
 import { ServiceError } from '../../src/errors.js';
@@ -65,6 +67,9 @@ const FFPROBE: [file: string, type: string, seconds: number][] = [
   ['sample-flac.m4a', MP4, 2.0],
   ['sample-ac3.m4a', MP4, 2.011],
   ['sample-eac3.m4a', MP4, 2.011],
+  // DTS (core frames) and TrueHD in Matroska; the DTS packets' own durations sum to 2.005.
+  ['sample-dts.mka', WEBM, 2.006],
+  ['sample-truehd.mka', WEBM, 1.0],
 ];
 
 const bytesOf = (file: string): Buffer => readFileSync(audio(file));
@@ -318,9 +323,63 @@ describe('readAudioFacts: lengths', () => {
     expect((await facts(bytesOf('sample-flac.mka'), WEBM)).seconds).toBe(2);
   });
 
-  it.each(['sample-ac3.mka', 'sample-eac3.mka'])(
-    '%s: holds a gap in the timestamps to what its AC-3 frames last, and refuses a block that is not whole frames',
-    async (file) => {
+  it('counts DTS-HD extension substreams as no time of their own, and TrueHD units before any major sync as unknown', () => {
+    const dts = bytesOf('sample-dts.mka');
+    const core = dts.indexOf(Buffer.from('7ffe8001', 'hex'));
+    const coreBytes = ((dts.readUInt32BE(core + 5) >>> 12) & 0x3fff) + 1; // FSIZE, bits 14–27 after the sync, + 1
+    const frame = dts.subarray(core, core + coreBytes);
+    // An extension substream of 64 bytes: sync, UserDefinedBits 0, index 0, narrow sizes
+    // (header 16 bytes, frame 64 bytes), at bits 8, 10, 11 and 19 after the sync.
+    const exss = Buffer.alloc(64);
+    exss.writeUInt32BE(0x64582025, 0);
+    exss.writeUIntBE((15 * 2 ** 29 + 63 * 2 ** 13) % 2 ** 48, 4, 6);
+    const one = dtsFramesSeconds(frame, 0, frame.length);
+    expect(one).toEqual({ seconds: 512 / 48000, cores: 1 });
+    const hd = Buffer.concat([frame, exss]);
+    expect(dtsFramesSeconds(hd, 0, hd.length)).toEqual(one);
+    expect(dtsFramesSeconds(exss, 0, exss.length)).toEqual({ seconds: 0, cores: 0 });
+    expect(dtsFramesSeconds(hd, 0, hd.length - 1)).toBeNull();
+    const littleEndian = Buffer.from(frame);
+    littleEndian.writeUInt32BE(0xfe7f0180, 0); // the 16-bit little-endian core's sync: not read
+    expect(dtsFramesSeconds(littleEndian, 0, littleEndian.length)).toEqual({ seconds: 0, cores: 0 });
+
+    const thd = bytesOf('sample-truehd.mka');
+    const sync = thd.indexOf(Buffer.from('f8726fba', 'hex')) - 4;
+    const first = thd.subarray(sync, sync + (thd.readUInt16BE(sync) & 0xfff) * 2);
+    const plain = Buffer.from([0x00, 0x03, 0x00, 0x00, 0x00, 0x00]); // 3 words, no major sync
+    expect(truehdUnitsSeconds(plain, 0, plain.length, null)).toEqual({
+      seconds: 0,
+      unitSeconds: null,
+      unknown: 1,
+    });
+    const both = Buffer.concat([first, plain]);
+    expect(truehdUnitsSeconds(both, 0, both.length, null)).toEqual({
+      seconds: 80 / 48000,
+      unitSeconds: 40 / 48000,
+      unknown: 0,
+    });
+  });
+
+  /** Breaks the first frame of a Matroska fixture's first block: its sync word, or its length. */
+  const breakSync = (sync: string) => (b: Buffer, cluster: number) => {
+    const at = b.indexOf(Buffer.from(sync, 'hex'), cluster);
+    b[at + 1] = (b[at + 1] as number) ^ 0x01;
+  };
+  // A TrueHD access unit's length is the 12 bits before its major sync's 4 bytes of timing.
+  const breakTrueHdLength = (b: Buffer, cluster: number) => {
+    const at = b.indexOf(Buffer.from('f8726fba', 'hex'), cluster) - 4;
+    b.writeUInt16BE(0xffff, at);
+  };
+  it.each([
+    ['sample-ac3.mka', 2.016, breakSync('0b77'), 'AC-3 frames'],
+    ['sample-eac3.mka', 2.016, breakSync('0b77'), 'AC-3 frames'],
+    // 188 core frames of 512 samples at 48 kHz; ffprobe's format=duration says 2.006.
+    ['sample-dts.mka', 2.005, breakSync('7ffe8001'), 'DTS frames'],
+    // 1200 access units of 40 samples at 48 kHz.
+    ['sample-truehd.mka', 1, breakTrueHdLength, 'TrueHD access units'],
+  ] as const)(
+    '%s: holds a gap in the timestamps to what its frames last (%s s), and refuses a block that is not whole frames',
+    async (file, seconds, breakFirstFrame, frames) => {
       const bytes = Buffer.from(bytesOf(file));
       const cluster = bytes.lastIndexOf(Buffer.from('1f43b675', 'hex'));
       const sizeLength = Math.clz32(bytes[cluster + 4] as number) - 23; // an EBML vint's length
@@ -329,14 +388,10 @@ describe('readAudioFacts: lengths', () => {
       expect([bytes[timestamp - 6], bytes[timestamp]]).toEqual([0xbf, 0xe7]);
       const width = (bytes[timestamp + 1] as number) & 0x7f;
       bytes.writeUIntBE(2 ** (8 * width) - 1, timestamp + 2, width); // the last cluster, minutes later
-      expect((await facts(bytes, WEBM)).seconds).toBe(2.016);
+      expect((await facts(bytes, WEBM)).seconds).toBe(seconds);
       const broken = Buffer.from(bytesOf(file));
-      const frame = broken.indexOf(
-        Buffer.from('0b77', 'hex'),
-        broken.indexOf(Buffer.from('1f43b675', 'hex')),
-      );
-      broken[frame + 1] = 0x78;
-      expect(await refusal(broken, WEBM)).toBe('block 1 is not whole AC-3 frames (corrupt)');
+      breakFirstFrame(broken, broken.indexOf(Buffer.from('1f43b675', 'hex')));
+      expect(await refusal(broken, WEBM)).toBe(`block 1 is not whole ${frames} (corrupt)`);
     },
   );
 
