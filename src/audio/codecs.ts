@@ -322,7 +322,7 @@ const AC3_BITRATES = [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 
  * samples it decodes to, or null when those bytes are not one. Both keep bsid at bits 40–44:
  * up to 10 is AC-3 (1536 samples, the size from fscod and frmsizecod), 11 to 16 E-AC-3 (256
  * samples a block, 1–6 blocks, the size in frmsiz). A dependent E-AC-3 substream adds channels
- * to the frame before it, not time: 0 samples.
+ * to the frame before it, not time, and another independent one another programme: 0 samples.
  */
 export function parseAc3Frame(
   b: Uint8Array,
@@ -337,7 +337,10 @@ export function parseAc3Frame(
     if (fscod === 3 || kbps === undefined) return null;
     const words =
       fscod === 0 ? kbps * 2 : fscod === 2 ? kbps * 3 : Math.floor((kbps * 96000) / 44100) + (code & 1);
-    return { length: words * 2, samples: 1536, rate: AC3_RATES[fscod] as number };
+    // bsid 9 and 10 are the half- and quarter-rate streams (A/52 Annex D as ffmpeg reads it): the
+    // same frame sizes, at half and a quarter of the rate, so each frame lasts 2 and 4 times as long.
+    const rate = (AC3_RATES[fscod] as number) / 2 ** (Math.max(bsid, 8) - 8);
+    return { length: words * 2, samples: 1536, rate };
   }
   if (bsid > 16) return null;
   const strmtyp = (b[at + 2] as number) >> 6;
@@ -347,7 +350,15 @@ export function parseAc3Frame(
   if (strmtyp === 3 || (fscod === 3 && fscod2 === 3)) return null;
   const rate = fscod === 3 ? (AC3_RATES[fscod2] as number) / 2 : (AC3_RATES[fscod] as number);
   const blocks = fscod === 3 ? 6 : ([1, 2, 3, 6][fscod2] as number);
-  return { length: (frmsiz + 1) * 2, samples: strmtyp === 1 ? 0 : blocks * 256, rate };
+  const length = (frmsiz + 1) * 2;
+  // E-AC-3 runs at 32 kbit/s and up (Annex E §1): a frame of fewer bytes than half that rate
+  // fills, or shorter than its own 7-byte header (ffmpeg's floor), is no encoder's, and would let a
+  // few bytes claim hours (6 bytes a 96 ms frame).
+  if (length < 7 || length * 8 < (16000 * blocks * 256) / rate) return null;
+  // A dependent substream adds channels to the frame before it, and an independent one other than
+  // substream 0 is another programme over the same time: neither adds time.
+  const substream = ((b[at + 2] as number) >> 3) & 7;
+  return { length, samples: strmtyp === 1 || substream !== 0 ? 0 : blocks * 256, rate };
 }
 
 /**

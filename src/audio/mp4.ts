@@ -347,8 +347,14 @@ function pcmPayload(format: string, body: Buffer): Payload {
   let bits = PCM_BITS.get(format) || body.readUInt16BE(18);
   let rate = body.readUInt32BE(24) / 65536;
   let frameBytes = 0;
-  if (version === 1 && body.length >= 44) frameBytes = body.readUInt32BE(36);
-  if (version === 2 && body.length >= 64) {
+  // ipcm and fpcm are ISO's (14496-12 AudioSampleEntryV1 has no QuickTime fields after the 28
+  // bytes): a rate that does not fit 16.16 goes in an `srat` box, the sample size in `pcmC`.
+  const iso = format === 'ipcm' || format === 'fpcm';
+  if (iso) {
+    const srat = findBox(body.subarray(28), 'srat');
+    if (srat && srat.length >= 8) rate = srat.readUInt32BE(4);
+  } else if (version === 1 && body.length >= 44) frameBytes = body.readUInt32BE(36);
+  else if (version === 2 && body.length >= 64) {
     rate = body.readDoubleBE(32);
     channels = body.readUInt32BE(40);
     bits = body.readUInt32BE(48);
@@ -356,14 +362,23 @@ function pcmPayload(format: string, body: Buffer): Payload {
     const packetFrames = body.readUInt32BE(60);
     if (packetFrames > 0) frameBytes = packetBytes / packetFrames;
   }
-  const pcmC = format === 'ipcm' || format === 'fpcm' ? findBox(body.subarray(28), 'pcmC') : null;
+  const pcmC = iso ? findBox(body.subarray(28), 'pcmC') : null;
   if (pcmC && pcmC.length >= 6) bits = pcmC[5] as number;
-  if (!(frameBytes > 0)) frameBytes = bits % 8 === 0 ? (channels * bits) / 8 : 0;
+  // What channels and sample size need is the least a frame can take: a v1 bytesPerFrame or a v2
+  // packet of fewer bytes (1 byte for 2^32 frames) would make a few bytes last hours.
+  const least = channels * Math.ceil(bits / 8);
+  frameBytes = Math.max(frameBytes, least);
   if (!(frameBytes > 0 && Number.isFinite(rate) && rate > 0))
     fail('the PCM track states no channels or sample size (corrupt)');
   checkSampleRate(rate, 'the PCM track');
   return { kind: 'pcm', secondsPerByte: 1 / (frameBytes * rate) };
 }
+
+/**
+ * The most samples an ALAC frame may hold: Apple's encoder writes 4096 (kALACDefaultFramesPerPacket)
+ * and ffmpeg's too; four times that leaves room for other encoders.
+ */
+const MAX_ALAC_FRAME_LENGTH = 16384;
 
 /**
  * The ALACSpecificConfig (Apple's ALAC magic cookie, in an `alac` box inside the sample entry):
@@ -372,7 +387,9 @@ function pcmPayload(format: string, body: Buffer): Payload {
 function alacPayload(config: Buffer | null): Payload {
   const frameLength = config && config.length >= 28 ? config.readUInt32BE(4) : 0;
   const rate = config && config.length >= 28 ? config.readUInt32BE(24) : 0;
-  if (!(frameLength > 0 && rate > 0)) fail('the ALAC track has no valid ALACSpecificConfig (corrupt)');
+  // A frame length of 2^32 would let one byte of a sample claim days.
+  if (!(frameLength > 0 && frameLength <= MAX_ALAC_FRAME_LENGTH && rate > 0))
+    fail('the ALAC track has no valid ALACSpecificConfig (corrupt)');
   checkSampleRate(rate, 'the ALAC track');
   return { kind: 'alac', frameSeconds: frameLength / rate };
 }

@@ -32,13 +32,20 @@ const logger = createLogger({ level, redactor: createRedactor([apiKey]), destina
 const STOP_GRACE_MS = 2000;
 
 const server = createServer(createSandboxApp({ apiKey, log: logger }));
-server.once('error', (error: NodeJS.ErrnoException) => {
+let exiting = false;
+/** Ends the process once, with what the log still holds written out. */
+const exit = (code: number) => {
+  if (exiting) return;
+  exiting = true;
+  void closeDestination(destination, 1000).then(() => process.exit(code));
+};
+server.on('error', (error: NodeJS.ErrnoException) => {
   // EADDRINUSE, EACCES: one line naming the cause, not a stack trace.
   logger.error(
     { err: { code: error.code, message: error.message } },
     `Truedy sandbox could not listen on ${host}:${port}`,
   );
-  void closeDestination(destination, 1000).then(() => process.exit(1));
+  exit(1);
 });
 server.listen(port, host, () => {
   const { port: bound } = server.address() as AddressInfo;
@@ -49,14 +56,23 @@ server.listen(port, host, () => {
   );
 });
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const)
-  process.once(signal, () => {
-    logger.info({ signal }, 'Truedy sandbox stopping');
-    const force = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
-    server.close(() => {
-      clearTimeout(force);
-      logger.info('Truedy sandbox stopped');
-      void closeDestination(destination, 1000).then(() => process.exit(0));
-    });
-    server.closeIdleConnections();
+// A second signal (Ctrl-C pressed again) does not wait out the grace: the calls still open are
+// closed at once. Node's default for a repeated signal would kill the process unlogged.
+let stopping = false;
+const stop = (signal: NodeJS.Signals) => {
+  if (stopping) {
+    server.closeAllConnections();
+    return;
+  }
+  stopping = true;
+  logger.info({ signal }, 'Truedy sandbox stopping');
+  if (!server.listening) return exit(0);
+  const force = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
+  server.close(() => {
+    clearTimeout(force);
+    logger.info('Truedy sandbox stopped');
+    exit(0);
   });
+  server.closeIdleConnections();
+};
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, stop);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 
@@ -54,7 +54,7 @@ describe('npm run sandbox', () => {
     }
   });
 
-  it('logs its stop on SIGTERM and exits 0, after closing a connection kept alive', async () => {
+  it('logs its stop on SIGTERM and exits 0, with a connection kept alive', async () => {
     const { proc, out, exited } = start({ SANDBOX_PORT: '0', SANDBOX_API_KEY: 'sbx_key_0123456789' });
     try {
       while (!out.stdout.includes('listening')) await new Promise((r) => setTimeout(r, 20));
@@ -70,6 +70,34 @@ describe('npm run sandbox', () => {
         .map((l) => (JSON.parse(l) as { msg: string }).msg);
       expect(messages).toEqual(expect.arrayContaining(['Truedy sandbox stopping', 'Truedy sandbox stopped']));
     } finally {
+      proc.kill('SIGKILL');
+    }
+  });
+
+  it('waits for a call in flight on SIGTERM, and a second signal closes it at once', async () => {
+    const { proc, out, exited } = start({ SANDBOX_PORT: '0' });
+    const socket = new Socket();
+    try {
+      while (!out.stdout.includes('listening')) await new Promise((r) => setTimeout(r, 20));
+      const { port } = new URL((JSON.parse(out.stdout.split('\n')[0] ?? '') as { url: string }).url);
+      // A request whose headers never end: a call in flight that the grace waits for.
+      await new Promise<void>((r) => socket.connect(Number(port), '127.0.0.1', r));
+      socket.write('POST /voices/clone HTTP/1.1\r\nHost: x\r\n');
+      socket.on('error', () => undefined);
+      proc.kill('SIGTERM');
+      while (!out.stdout.includes('stopping')) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(proc.exitCode).toBeNull();
+      proc.kill('SIGINT');
+      expect(await exited).toBe(0);
+      const messages = out.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { msg: string }).msg);
+      expect(messages.filter((m) => m === 'Truedy sandbox stopping')).toHaveLength(1);
+      expect(messages.at(-1)).toBe('Truedy sandbox stopped');
+    } finally {
+      socket.destroy();
       proc.kill('SIGKILL');
     }
   });

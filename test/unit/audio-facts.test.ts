@@ -10,8 +10,10 @@ import {
 import {
   type AacConfig,
   aacUnitMaxSeconds,
+  ac3FramesSeconds,
   dtsFramesSeconds,
   mpegFramesSeconds,
+  parseAc3Frame,
   parseMpegHeader,
   truehdUnitsSeconds,
 } from '../../src/audio/codecs.js';
@@ -61,6 +63,7 @@ const FFPROBE: [file: string, type: string, seconds: number][] = [
   ['sample-alac.m4a', MP4, 2.0],
   // QuickTime, read by the MP4 reader (the same boxes).
   ['sample-pcm.mov', MP4, 2.0],
+  ['sample-in24.mov', MP4, 0.5],
   ['sample-ac3.mka', WEBM, 2.016],
   ['sample-eac3.mka', WEBM, 2.016],
   // FLAC, AC-3 and E-AC-3 in M4A (ffmpeg's mp4 muxer); the AC-3 edit list trims its 2.016 s.
@@ -211,6 +214,35 @@ describe('readAudioFacts: lengths', () => {
     if (edts >= 0) bytes.write('free', edts, 'latin1');
     // 2000 s by the sample table; 32000 bytes of 16-bit mono at 8 kHz: 2 s.
     expect((await facts(bytes, MP4)).seconds).toBe(2);
+    // A v1 sound description's bytesPerFrame of 1 where 24-bit mono needs 3 does not make the
+    // bytes last three times as long.
+    const in24 = Buffer.from(bytesOf('sample-in24.mov'));
+    const entry24 = in24.indexOf('in24') + 4;
+    expect([in24.readUInt16BE(entry24 + 8), in24.readUInt32BE(entry24 + 36)]).toEqual([1, 3]);
+    in24.writeUInt32BE(1, entry24 + 36);
+    stateEachSampleAThousandTimesLonger(in24);
+    expect((await facts(in24, MP4)).seconds).toBe(0.5);
+    // ISO's ipcm (AudioSampleEntryV1, 14496-12): no QuickTime fields after the 28 bytes, the
+    // rate in an srat box (the entry's 16.16 field says 1 Hz), the sample size in pcmC.
+    const mov = bytesOf('sample-pcm.mov');
+    const sowt = mov.indexOf('sowt') - 4;
+    const extra = Buffer.concat([
+      Buffer.from('000000107372617400000000', 'hex'),
+      Buffer.from([0, 0, 0x1f, 0x40]), // srat: 8000 Hz
+      Buffer.from('0000000e70636d430000000001', 'hex'),
+      Buffer.from([16]), // pcmC: little-endian, 16 bits
+    ]);
+    const entryEnd = sowt + mov.readUInt32BE(sowt);
+    const ipcm = Buffer.concat([mov.subarray(0, entryEnd), extra, mov.subarray(entryEnd)]);
+    // The boxes that hold the entry grow with it (the moov comes after the mdat: no offset moves).
+    for (const type of ['moov', 'trak', 'mdia', 'minf', 'stbl', 'stsd', 'sowt']) {
+      const at = ipcm.indexOf(type, ipcm.indexOf('moov') - 4) - 4;
+      ipcm.writeUInt32BE(ipcm.readUInt32BE(at) + extra.length, at);
+    }
+    ipcm.write('ipcm', sowt + 4, 'latin1');
+    ipcm.writeUInt16BE(1, sowt + 8 + 8); // entry version 1
+    ipcm.writeUInt32BE(0x10000, sowt + 8 + 24); // 1 Hz in 16.16
+    expect((await facts(ipcm, MP4)).seconds).toBe(2);
     const noLayout = Buffer.from(bytesOf('sample-pcm.mov'));
     const entry = noLayout.indexOf('sowt') + 4;
     noLayout.writeUInt16BE(0, entry + 16); // channels
@@ -226,6 +258,10 @@ describe('readAudioFacts: lengths', () => {
     const config = noConfig.lastIndexOf('alac');
     noConfig.writeUInt32BE(0, config + 8); // frameLength
     expect(await refusal(noConfig, MP4)).toBe('the ALAC track has no valid ALACSpecificConfig (corrupt)');
+    // A frame length of 2^32 - 1 would let each byte of a sample claim 74 hours.
+    const huge = Buffer.from(bytesOf('sample-alac.m4a'));
+    huge.writeUInt32BE(0xffffffff, huge.lastIndexOf('alac') + 8);
+    expect(await refusal(huge, MP4)).toBe('the ALAC track has no valid ALACSpecificConfig (corrupt)');
   });
 
   it('holds a FLAC track in MP4 to its frames, and refuses a frame that fails its CRC or a track without its STREAMINFO', async () => {
@@ -321,6 +357,26 @@ describe('readAudioFacts: lengths', () => {
     // Chromium's PCM recording and ffmpeg's FLAC in Matroska, blocks at the times they state.
     expect((await facts(bytesOf('chromium-recording-pcm.webm'), WEBM)).seconds).toBe(1);
     expect((await facts(bytesOf('sample-flac.mka'), WEBM)).seconds).toBe(2);
+  });
+
+  it('reads AC-3 half-rate streams at their rate, refuses E-AC-3 frames too small to be real, and times one programme', () => {
+    const ac3 = bytesOf('sample-ac3.mka');
+    const at = ac3.indexOf(Buffer.from('0b77', 'hex'), ac3.indexOf(Buffer.from('1f43b675', 'hex')));
+    const frame = Buffer.from(ac3.subarray(at, at + (parseAc3Frame(ac3, at)?.length ?? 0)));
+    expect(ac3FramesSeconds(frame, 0, frame.length)).toBe(1536 / 48000);
+    frame[5] = (9 << 3) | ((frame[5] as number) & 7); // bsid 9: the half-rate stream
+    expect(ac3FramesSeconds(frame, 0, frame.length)).toBe(1536 / 24000);
+    // 6-byte E-AC-3 frames of 6 blocks at 16 kHz: 96 ms each, 500 bit/s.
+    const tiny = Buffer.concat(Array.from({ length: 1000 }, () => Buffer.from('0b770002e080', 'hex')));
+    expect(ac3FramesSeconds(tiny, 0, tiny.length)).toBeNull();
+    const eac3 = bytesOf('sample-eac3.mka');
+    const e = eac3.indexOf(Buffer.from('0b77', 'hex'), eac3.indexOf(Buffer.from('1f43b675', 'hex')));
+    const one = Buffer.from(eac3.subarray(e, e + (parseAc3Frame(eac3, e)?.length ?? 0)));
+    const other = Buffer.from(one);
+    other[2] = (other[2] as number) | (1 << 3); // independent substream 1: another programme
+    const both = Buffer.concat([one, other]);
+    expect(ac3FramesSeconds(one, 0, one.length)).toBeGreaterThan(0);
+    expect(ac3FramesSeconds(both, 0, both.length)).toBe(ac3FramesSeconds(one, 0, one.length));
   });
 
   it('counts DTS-HD extension substreams as no time of their own, and TrueHD units before any major sync as unknown', () => {
