@@ -22,6 +22,24 @@ function start(env: Record<string, string>) {
   return { proc, out, exited };
 }
 
+/** Resolves once the sandbox's stdout holds `text`. */
+async function logged(out: { stdout: string }, text: string): Promise<void> {
+  while (!out.stdout.includes(text)) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** The URL its start-up line names, once it is listening. */
+async function listeningUrl(out: { stdout: string }): Promise<string> {
+  await logged(out, 'listening');
+  return (JSON.parse(out.stdout.split('\n')[0] ?? '') as { url: string }).url;
+}
+
+/** The `msg` of each log line. */
+const messagesOf = (stdout: string): string[] =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { msg: string }).msg);
+
 describe('npm run sandbox', () => {
   it('runs the fake Truedy alone and says so in its start-up line', async () => {
     const proc = spawn(process.execPath, [SANDBOX_MAIN], {
@@ -57,17 +75,13 @@ describe('npm run sandbox', () => {
   it('logs its stop on SIGTERM and exits 0, with a connection kept alive', async () => {
     const { proc, out, exited } = start({ SANDBOX_PORT: '0', SANDBOX_API_KEY: 'sbx_key_0123456789' });
     try {
-      while (!out.stdout.includes('listening')) await new Promise((r) => setTimeout(r, 20));
-      const url = (JSON.parse(out.stdout.split('\n')[0] ?? '') as { url: string }).url;
+      const url = await listeningUrl(out);
       // A keep-alive connection left open must not hold the stop up.
       const res = await fetch(`${url}/voices/clone`, { method: 'POST' });
       expect(res.status).toBe(401);
       proc.kill('SIGTERM');
       expect(await exited).toBe(0);
-      const messages = out.stdout
-        .trim()
-        .split('\n')
-        .map((l) => (JSON.parse(l) as { msg: string }).msg);
+      const messages = messagesOf(out.stdout);
       expect(messages).toEqual(expect.arrayContaining(['Truedy sandbox stopping', 'Truedy sandbox stopped']));
     } finally {
       proc.kill('SIGKILL');
@@ -78,22 +92,18 @@ describe('npm run sandbox', () => {
     const { proc, out, exited } = start({ SANDBOX_PORT: '0' });
     const socket = new Socket();
     try {
-      while (!out.stdout.includes('listening')) await new Promise((r) => setTimeout(r, 20));
-      const { port } = new URL((JSON.parse(out.stdout.split('\n')[0] ?? '') as { url: string }).url);
+      const { port } = new URL(await listeningUrl(out));
       // A request whose headers never end: a call in flight that the grace waits for.
       await new Promise<void>((r) => socket.connect(Number(port), '127.0.0.1', r));
       socket.write('POST /voices/clone HTTP/1.1\r\nHost: x\r\n');
       socket.on('error', () => undefined);
       proc.kill('SIGTERM');
-      while (!out.stdout.includes('stopping')) await new Promise((r) => setTimeout(r, 20));
+      await logged(out, 'stopping');
       await new Promise((r) => setTimeout(r, 200));
       expect(proc.exitCode).toBeNull();
       proc.kill('SIGINT');
       expect(await exited).toBe(0);
-      const messages = out.stdout
-        .trim()
-        .split('\n')
-        .map((l) => (JSON.parse(l) as { msg: string }).msg);
+      const messages = messagesOf(out.stdout);
       expect(messages.filter((m) => m === 'Truedy sandbox stopping')).toHaveLength(1);
       expect(messages.at(-1)).toBe('Truedy sandbox stopped');
     } finally {
