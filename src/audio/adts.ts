@@ -5,8 +5,8 @@ import { fail } from './invalid-audio.js';
 import { isZeros } from './zeros.js';
 
 /**
- * AAC in ADTS (ISO 14496-3 §1.A.2): the length is the frames really there (1024 samples per raw
- * data block). Rules, as for MP3: frames follow each other with no gap, each header valid and
+ * AAC in ADTS (ISO 14496-3 §1.A.2): the length is the frames really there (1024 samples per
+ * frame, one raw data block each; a frame that is only its header counts nothing). Rules, as for MP3: frames follow each other with no gap, each header valid and
  * of the same profile, rate and channels as the first, and each frame's first syntax elements
  * are AAC's (codecs.ts); the file may end with ID3v1/APE tags or zeros; a last frame cut short
  * is truncation. ADTS has no header that declares a length, so nothing else can promise more.
@@ -44,7 +44,15 @@ export async function adtsSeconds(r: ByteReader): Promise<number> {
         channelConfig,
       },
     };
-    if (rawBlocks === 1) {
+    // Several raw data blocks in one frame are legal but no encoder writes them, and ffmpeg's
+    // decoder refuses them: they could not be checked, and would count 4096 samples a header.
+    if (rawBlocks > 1)
+      fail(
+        `frame ${frames + 1} at byte ${pos} holds ${rawBlocks} raw data blocks (only one is read; corrupt)`,
+      );
+    // A frame that is only its header carries no audio: it counts for nothing.
+    const empty = length === headerBytes;
+    if (!empty) {
       const at = r.span(pos + headerBytes, length - headerBytes);
       const frame = at >= 0 ? r.buffer : await r.read(pos + headerBytes, length - headerBytes);
       const s = Math.max(at, 0);
@@ -52,7 +60,7 @@ export async function adtsSeconds(r: ByteReader): Promise<number> {
       if (problem !== null) fail(`frame ${frames + 1} at byte ${pos}: ${problem} (corrupt)`);
     }
     frames++;
-    blocks += rawBlocks;
+    if (!empty) blocks++;
     pos += length;
   }
   if (first === null) fail('no ADTS frames');

@@ -164,6 +164,20 @@ const AAC_UNIT_SAMPLES = new Map<number, number>([
 ]);
 
 /**
+ * Why an AudioSpecificConfig cannot be read by this service, or null. An object type with no
+ * frame length above (ALS, SLS, the speech coders) would let each unit claim up to 65536 samples
+ * unchecked; AAC Main, LC, SSR or LTP at an explicit rate has no scalefactor band table, so its
+ * frames could not be checked, and ffmpeg's decoder refuses it too.
+ */
+export function aacConfigProblem(config: AacConfig): string | null {
+  if (!AAC_UNIT_SAMPLES.has(config.objectType))
+    return `MPEG-4 audio object type ${config.objectType} is not AAC, nor read here`;
+  if (config.objectType <= 4 && config.rateIndex < 0)
+    return `the AAC track states an explicit rate (${config.sampleRate} Hz) instead of a rate index`;
+  return null;
+}
+
+/**
  * Samples a unit of any other object type is held to: ALS's frame length field counts up to 65536
  * (DST's 1/75 s at 2.8 MHz is less), so no MPEG-4 audio unit lasts longer at its stated rate.
  */
@@ -308,7 +322,10 @@ export function mpegFramesSeconds(b: Uint8Array, start = 0, end = b.length): num
   for (let at = start; at < end; ) {
     const header = parseMpegHeader(b.subarray(at, Math.min(end, at + 4)));
     if (header === null) return at === start ? null : seconds + MPEG_LONGEST_FRAME_SECONDS;
-    seconds += header.samples / header.sampleRate;
+    // A frame cut by the sample's end lasts only the share of its bytes that is there: a 4-byte
+    // header alone must not count a whole 144 ms frame.
+    const share = Math.min(1, (end - at) / header.length);
+    seconds += (share * header.samples) / header.sampleRate;
     at += header.length;
   }
   return seconds;

@@ -39,8 +39,8 @@ const BLOCK_SIZES = [0, 192, 576, 1152, 2304, 4608, -8, -16, 256, 512, 1024, 204
 
 /**
  * The frame header at b[0..], or null when those bytes are not one agreeing with STREAMINFO:
- * sync, no reserved codes, the channel count of the stream, a well-formed coded number, and a
- * matching CRC-8.
+ * sync, no reserved codes, the channel count of the stream, a well-formed coded number, a block
+ * size within STREAMINFO's maximum, and a matching CRC-8.
  */
 export function parseFlacFrameHeader(b: Uint8Array, info: StreamInfo): FlacFrameHeader | null {
   if (b.length < 6 || b[0] !== 0xff || ((b[1] as number) & 0xfe) !== 0xf8) return null;
@@ -78,6 +78,9 @@ export function parseFlacFrameHeader(b: Uint8Array, info: StreamInfo): FlacFrame
     blockSize = ((b[i] ?? 0) << 8) + (b[i + 1] ?? 0) + 1;
     i += 2;
   }
+  // More samples than STREAMINFO's maximum is no frame of this stream (ffmpeg refuses it), and
+  // would let a tiny frame of silence claim 65536 samples where the encoder wrote 4096.
+  if (blockSize > info.maxBlockSize) return null;
   if (rateCode === 12) i += 1;
   else if (rateCode === 13 || rateCode === 14) i += 2;
   if (i >= b.length || crc8(b.subarray(0, i)) !== b[i]) return null;

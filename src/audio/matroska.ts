@@ -1,7 +1,8 @@
 import type { ByteReader } from './byte-reader.js';
 import {
-  AAC_UNIT_LONGEST_SECONDS,
+  AAC_RATES,
   type AacConfig,
+  aacConfigProblem,
   aacFrameProblem,
   aacUnitMaxSeconds,
   ac3FramesSeconds,
@@ -302,6 +303,40 @@ const exactFrames = (track: Track): boolean =>
 /** Matroska's DTS codec ids: `A_DTS`, `A_DTS/EXPRESS`, `A_DTS/LOSSLESS`. */
 const isDts = (codec: string): boolean => codec === 'A_DTS' || codec.startsWith('A_DTS/');
 
+/** Matroska's MPEG-1/2 audio codec ids: each block one or more whole frames. */
+const MPEG_AUDIO = new Set(['A_MPEG/L1', 'A_MPEG/L2', 'A_MPEG/L3']);
+
+/**
+ * An AAC track's configuration: its CodecPrivate's AudioSpecificConfig (`A_AAC`), or, for the old
+ * ids that carried none (`A_AAC/MPEG4/LC/SBR` and the like), the one their name and
+ * SamplingFrequency imply, as ffmpeg's Matroska demuxer makes it. Without one no frame could be
+ * checked, and every unit would count at its longest: refused.
+ */
+function aacConfig(codec: string, codecPrivate: Buffer | null, audio: Buffer | null): AacConfig {
+  let config = codecPrivate && codecPrivate.length > 0 ? parseAudioSpecificConfig(codecPrivate) : null;
+  const profile = /^A_AAC\/MPEG[24]\/(MAIN|LC|SSR|LTP)(\/SBR)?$/.exec(codec)?.[1];
+  if (config === null && profile) {
+    let rate = 8000; // SamplingFrequency's default
+    for (const [id, v] of audio ? children(audio, 'Audio') : [])
+      if (id === SAMPLING_FREQUENCY && (v.length === 4 || v.length === 8))
+        rate = v.length === 4 ? v.readFloatBE(0) : v.readDoubleBE(0);
+    // The first rate index at or below it, as ffmpeg picks (AAC_RATES runs from high to low).
+    const found = AAC_RATES.findIndex((r) => r <= rate);
+    const rateIndex = found < 0 ? AAC_RATES.length - 1 : found;
+    config = {
+      objectType: ['MAIN', 'LC', 'SSR', 'LTP'].indexOf(profile) + 1,
+      rateIndex,
+      sampleRate: AAC_RATES[rateIndex] as number,
+      channelConfig: 0,
+    };
+  }
+  if (config === null) fail('the AAC track has no valid AudioSpecificConfig (corrupt)');
+  const problem = aacConfigProblem(config);
+  if (problem !== null) fail(problem);
+  checkSampleRate(config.sampleRate, 'the AAC track');
+  return config;
+}
+
 /** Matroska's AAC codec ids: `A_AAC`, and the older `A_AAC/MPEG4/LC/SBR` and the like. */
 const isAac = (codec: string): boolean => codec === 'A_AAC' || codec.startsWith('A_AAC/');
 
@@ -331,8 +366,7 @@ function audioTrack(tracks: Buffer): Track | null {
       else if (eid === AUDIO) audio = v;
     }
     if (type === 2) {
-      if (codecPrivate && isAac(t.codec)) t.aac = parseAudioSpecificConfig(codecPrivate);
-      if (t.aac) checkSampleRate(t.aac.sampleRate, 'the AAC track');
+      if (isAac(t.codec)) t.aac = aacConfig(t.codec, codecPrivate, audio);
       if (t.codec === 'A_VORBIS') t.vorbisPacketSeconds = vorbisPacketSeconds(codecPrivate);
       if (t.codec === 'A_FLAC') t.flac = flacStreamInfo(codecPrivate);
       if (t.codec.startsWith('A_PCM/')) t.pcm = pcmLayout(audio);
@@ -457,9 +491,7 @@ function checkFrame(track: Track, b: Buffer, s: number, e: number, index: number
     if (problem !== null) fail(`block ${index + 1}: ${problem} (corrupt)`);
     return aacUnitMaxSeconds(track.aac);
   }
-  // An old-style AAC codec id without its AudioSpecificConfig: AAC all the same, at some rate.
-  if (isAac(track.codec)) return AAC_UNIT_LONGEST_SECONDS;
-  if (track.codec === 'A_MPEG/L3') {
+  if (MPEG_AUDIO.has(track.codec)) {
     const lasts = mpegFramesSeconds(b, s, e);
     if (lasts === null) fail(`block ${index + 1} is not an MPEG audio frame (corrupt)`);
     return lasts;

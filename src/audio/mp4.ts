@@ -1,6 +1,7 @@
 import type { ByteReader } from './byte-reader.js';
 import {
   type AacConfig,
+  aacConfigProblem,
   aacFrameProblem,
   aacUnitMaxSeconds,
   ac3FramesSeconds,
@@ -313,8 +314,9 @@ function payload(stbl: Buffer): Payload {
   const version = body.readUInt16BE(8);
   const skip = 28 + (version === 1 ? 16 : version === 2 ? 36 : 0);
   if (format === 'alac') return alacPayload(body.length > skip ? findBox(body.subarray(skip), 'alac') : null);
+  // An mp4a entry says what it holds only in its esds: without one it cannot be decoded.
   const esds = body.length > skip ? findBox(body.subarray(skip), 'esds') : null;
-  if (!esds) return { kind: 'none' };
+  if (!esds) fail('the AAC track has no valid AudioSpecificConfig (corrupt)');
   return esdsPayload(esds.subarray(4));
 }
 
@@ -438,18 +440,23 @@ function esdsPayload(b: Buffer): Payload {
     }
     return size;
   };
-  if (descriptor(3) === null) return { kind: 'none' };
+  const noConfig: () => never = () => fail('the AAC track has no valid AudioSpecificConfig (corrupt)');
+  if (descriptor(3) === null) noConfig();
   const flags = b[i + 2] ?? 0;
   i += 3 + (flags & 0x80 ? 2 : 0) + (flags & 0x40 ? (b[i + 3] ?? 0) + 1 : 0) + (flags & 0x20 ? 2 : 0);
-  if (descriptor(4) === null) return { kind: 'none' };
+  if (descriptor(4) === null) noConfig();
   const objectType = b[i] ?? 0;
   if (objectType === 0x69 || objectType === 0x6b) return { kind: 'mp3' };
+  // MPEG-4 audio (0x40) and MPEG-2 AAC Main, LC and SSR (0x66–0x68), which carry the same
+  // AudioSpecificConfig; other object types (AC-3, DTS by their registered codes) are not read.
+  if (!(objectType === 0x40 || (objectType >= 0x66 && objectType <= 0x68))) return { kind: 'none' };
   i += 13;
   const size = descriptor(5);
-  if (objectType !== 0x40 || size === null) return { kind: 'none' };
-  // MPEG-4 audio that cannot say how it is coded cannot be decoded (nor held to its frames).
-  const config = parseAudioSpecificConfig(b.subarray(i, i + size));
-  if (config === null) fail('the AAC track has no valid AudioSpecificConfig (corrupt)');
+  // AAC that cannot say how it is coded cannot be decoded (nor held to its frames).
+  const config = size === null ? null : parseAudioSpecificConfig(b.subarray(i, i + size));
+  if (config === null) noConfig();
+  const problem = aacConfigProblem(config);
+  if (problem !== null) fail(problem);
   checkSampleRate(config.sampleRate, 'the AAC track');
   return { kind: 'aac', config };
 }

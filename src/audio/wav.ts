@@ -71,7 +71,7 @@ export async function wavSeconds(r: ByteReader): Promise<number> {
       if (!placeholder) await trailingChunks(r, body + size + (size & 1));
       const problem = await pcmProblem(r, body, bytes, fmt);
       if (problem) throw new InvalidAudioError(problem);
-      if (fmt.tag === 1 || fmt.tag === 3 || fmt.tag === 6 || fmt.tag === 7) {
+      if (isPcm(fmt)) {
         return Math.floor(bytes / fmt.blockAlign) / fmt.rate;
       }
       // MPEG audio in WAV: the frames are counted, as in an MP3 file (so noise behind the header is refused).
@@ -110,6 +110,9 @@ export async function wavSeconds(r: ByteReader): Promise<number> {
         fail('fmt chunk with a zero field');
       checkSampleRate(fmt.rate, 'the fmt chunk');
       checkCompressedRates(fmt);
+      // A PCM frame is at least its channels' samples: a blockAlign of 1 for 16-bit mono would
+      // double the length (and skew the random-bytes check's sample positions).
+      if (isPcm(fmt)) fmt.blockAlign = Math.max(fmt.blockAlign, fmt.channels * Math.ceil(fmt.bits / 8));
     } else if (id === 'fact' && size >= 4) {
       factSamples = (await r.read(body, 4)).readUInt32LE(0);
     }
@@ -144,6 +147,9 @@ function checkCompressedRates(fmt: Fmt): void {
       `the fmt chunk states ${fmt.byteRate} bytes a second at ${fmt.rate} Hz, under a quarter of a bit a sample (corrupt)`,
     );
 }
+
+/** PCM, IEEE float, A-law and µ-law: a frame is blockAlign bytes, a sample each channel. */
+const isPcm = (fmt: Fmt): boolean => fmt.tag === 1 || fmt.tag === 3 || fmt.tag === 6 || fmt.tag === 7;
 
 /**
  * Coders with 4 bits a sample per channel and no blocks of their own: Yamaha ADPCM (0x20) and

@@ -9,11 +9,13 @@ import {
 } from '../../src/audio/audio-facts.js';
 import {
   type AacConfig,
+  aacConfigProblem,
   aacUnitMaxSeconds,
   ac3FramesSeconds,
   dtsFramesSeconds,
   mpegFramesSeconds,
   parseAc3Frame,
+  parseAudioSpecificConfig,
   parseMpegHeader,
   truehdUnitsSeconds,
 } from '../../src/audio/codecs.js';
@@ -84,6 +86,28 @@ function mpegFrameLength(b: Buffer, at: number): number {
   return header.length;
 }
 const facts = (bytes: Buffer, type: string) => readAudioFacts({ bytes }, type);
+
+/** An EBML element: its id (hex), a 1- or 2-byte size, the data. */
+function el(id: string, data: Buffer | string): Buffer {
+  const body = typeof data === 'string' ? Buffer.from(data, 'hex') : data;
+  const size = body.length < 127 ? [0x80 | body.length] : [0x40 | (body.length >> 8), body.length & 0xff];
+  return Buffer.concat([Buffer.from(id, 'hex'), Buffer.from(size), body]);
+}
+const float = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeFloatBE(v);
+  return b;
+};
+/** A WebM of one audio track (number 1) with `codec` and more TrackEntry elements, then one cluster of `blocks`. */
+const webmTrack = (codec: string, entry: Buffer[], blocks: Buffer[]) =>
+  Buffer.concat([
+    Buffer.from('1a45dfa3874282847765626d1853806701ffffffffffffff1549a966872ad7b1830f4240', 'hex'),
+    el(
+      '1654ae6b',
+      el('ae', Buffer.concat([el('d7', '01'), el('83', '02'), el('86', Buffer.from(codec)), ...entry])),
+    ),
+    el('1f43b675', Buffer.concat([el('e7', '00'), ...blocks])),
+  ]);
 
 /** Makes an MP4's sample table (stts) state each sample 1000 times as long, with no edit list to trim it back. */
 function stateEachSampleAThousandTimesLonger(bytes: Buffer): void {
@@ -316,33 +340,7 @@ describe('readAudioFacts: lengths', () => {
   });
 
   it('holds WebM PCM timestamps to what its bytes last, and counts the last block of PCM or FLAC (no DefaultDuration)', async () => {
-    const el = (id: string, data: Buffer | string) => {
-      const body = typeof data === 'string' ? Buffer.from(data, 'hex') : data;
-      const size = body.length < 127 ? [0x80 | body.length] : [0x40 | (body.length >> 8), body.length & 0xff];
-      return Buffer.concat([Buffer.from(id, 'hex'), Buffer.from(size), body]);
-    };
-    const float = (v: number) => {
-      const b = Buffer.alloc(4);
-      b.writeFloatBE(v);
-      return b;
-    };
-    const webm = (audio: Buffer, blocks: Buffer[]) =>
-      Buffer.concat([
-        Buffer.from('1a45dfa3874282847765626d1853806701ffffffffffffff1549a966872ad7b1830f4240', 'hex'),
-        el(
-          '1654ae6b',
-          el(
-            'ae',
-            Buffer.concat([
-              el('d7', '01'),
-              el('83', '02'),
-              el('86', Buffer.from('A_PCM/INT/LIT')),
-              el('e1', audio),
-            ]),
-          ),
-        ),
-        el('1f43b675', Buffer.concat([el('e7', '00'), ...blocks])),
-      ]);
+    const webm = (audio: Buffer, blocks: Buffer[]) => webmTrack('A_PCM/INT/LIT', [el('e1', audio)], blocks);
     // 160 bytes of 16-bit mono at 8 kHz: 10 ms a block.
     const block = (ms: number) =>
       el('a3', Buffer.concat([Buffer.from([0x81, ms >> 8, ms & 0xff, 0x80]), Buffer.alloc(160, 1)]));
@@ -377,6 +375,101 @@ describe('readAudioFacts: lengths', () => {
     const both = Buffer.concat([one, other]);
     expect(ac3FramesSeconds(one, 0, one.length)).toBeGreaterThan(0);
     expect(ac3FramesSeconds(both, 0, both.length)).toBe(ac3FramesSeconds(one, 0, one.length));
+  });
+
+  it('counts an ADTS frame that is only its header as nothing, and refuses one claiming several raw data blocks', async () => {
+    const aac = bytesOf('sample.aac');
+    // 1000 frames of 7 bytes (a header with the stream's profile, rate and channels, no payload).
+    const empty = Buffer.from(aac.subarray(0, 7));
+    empty[3] = ((empty[3] as number) & 0xfc) | 0;
+    empty[4] = 0;
+    empty[5] = (7 << 5) | ((empty[5] as number) & 0x1f);
+    expect(((empty[3] as number) & 3) * 2048 + (empty[4] as number) * 8 + ((empty[5] as number) >> 5)).toBe(
+      7,
+    );
+    const padded = Buffer.concat([aac, ...Array.from({ length: 1000 }, () => empty)]);
+    expect((await facts(padded, AAC)).seconds).toBe((await facts(aac, AAC)).seconds);
+    expect(await refusal(Buffer.concat(Array.from({ length: 1000 }, () => empty)), AAC)).toBe(
+      'no audio (length 0)',
+    );
+    const four = Buffer.from(aac);
+    four[6] = ((four[6] as number) & 0xfc) | 3;
+    expect(await refusal(four, AAC)).toBe(
+      'frame 1 at byte 0 holds 4 raw data blocks (only one is read; corrupt)',
+    );
+  });
+
+  it('reads MPEG-2 AAC in MP4 as AAC, and refuses an AAC track without its AudioSpecificConfig or of another object type', async () => {
+    const m4a = bytesOf('sample.m4a');
+    const oti = m4a.indexOf(Buffer.from('0480808017', 'hex'), m4a.indexOf('esds')) + 5;
+    expect(m4a[oti]).toBe(0x40);
+    const mpeg2 = Buffer.from(m4a);
+    mpeg2[oti] = 0x67; // MPEG-2 AAC LC
+    stateEachSampleAThousandTimesLonger(mpeg2);
+    // 2000 s by the sample table; 33 units of at most 1024 samples at 16 kHz, no edit list to trim.
+    expect((await facts(mpeg2, MP4)).seconds).toBe(2.112);
+    const noDsi = Buffer.from(m4a);
+    const dsi = noDsi.indexOf(Buffer.from('0580808005', 'hex'), oti);
+    noDsi[dsi] = 0x06; // no DecoderSpecificInfo where it belongs
+    expect(await refusal(noDsi, MP4)).toBe('the AAC track has no valid AudioSpecificConfig (corrupt)');
+    const celp = Buffer.from(m4a);
+    celp[dsi + 5] = (8 << 3) | ((celp[dsi + 5] as number) & 7); // object type 8 (CELP), the same rate
+    expect(await refusal(celp, MP4)).toBe('MPEG-4 audio object type 8 is not AAC, nor read here');
+    // AAC LC at an explicit 4000 Hz (rate index 15): no scalefactor band table to check frames by.
+    const explicit = parseAudioSpecificConfig(Buffer.from([0x17, 0x80, 0x07, 0xd0, 0x08]));
+    expect(explicit).toEqual({ objectType: 2, rateIndex: -1, sampleRate: 4000, channelConfig: 1 });
+    expect(aacConfigProblem(explicit as AacConfig)).toBe(
+      'the AAC track states an explicit rate (4000 Hz) instead of a rate index',
+    );
+  });
+
+  it('refuses a WebM AAC track without a config, checks an old-style AAC id by its rate, and MPEG layer II blocks', async () => {
+    // Xiph lacing of 256 one-byte frames: each would count 1024 samples at 7350 Hz unchecked.
+    const laced = el(
+      'a3',
+      Buffer.concat([Buffer.from([0x81, 0, 0, 0x82, 255]), Buffer.alloc(255, 1), Buffer.alloc(256, 0x21)]),
+    );
+    expect(await refusal(webmTrack('A_AAC', [], [laced]), WEBM)).toBe(
+      'the AAC track has no valid AudioSpecificConfig (corrupt)',
+    );
+    const at48k = el('e1', el('b5', float(48000)));
+    expect(await refusal(webmTrack('A_AAC/MPEG4/LC', [at48k], [laced]), WEBM)).toMatch(
+      /^corrupt block lacing|^block 1: AAC/,
+    );
+    // One 4-byte block, a Layer II header alone, stated (BlockDuration) as an hour.
+    const header = Buffer.from([0xff, 0xfd, 0x18, 0xc0]);
+    const hour = el(
+      'a0',
+      Buffer.concat([el('a1', Buffer.concat([Buffer.from([0x81, 0, 0, 0]), header])), el('9b', '0036ee80')]),
+    );
+    expect((await facts(webmTrack('A_MPEG/L2', [], [hour]), WEBM)).seconds).toBeLessThan(0.1);
+    expect(
+      await refusal(
+        webmTrack('A_MPEG/L2', [], [el('a3', Buffer.from([0x81, 0, 0, 0x80, 1, 2, 3, 4]))]),
+        WEBM,
+      ),
+    ).toBe('block 1 is not an MPEG audio frame (corrupt)');
+  });
+
+  it('counts an MPEG frame cut by its sample by its share of bytes, and holds FLAC and WAV PCM to their headers', async () => {
+    // MPEG-2.5 Layer II at 8 kbit/s and 8 kHz: 144 bytes and 144 ms a frame; a 4-byte header alone.
+    const header = Buffer.from([0xff, 0xe5, 0x18, 0xc0]);
+    expect(parseMpegHeader(header)?.length).toBe(144);
+    expect(mpegFramesSeconds(header)).toBeCloseTo((4 / 144) * 0.144, 6);
+    // STREAMINFO's maximum block size below the frames' own: no frame of this stream.
+    const flac = Buffer.from(bytesOf('sample.flac'));
+    const info = flac.indexOf('fLaC') + 8;
+    expect(flac.readUInt16BE(info + 2)).toBeGreaterThan(1024);
+    flac.writeUInt16BE(1024, info + 2);
+    expect(await refusal(flac, FLAC)).toMatch(/FLAC|frame/);
+    // A fmt chunk's blockAlign of 1 for 16-bit mono does not double the length.
+    const wav = Buffer.from(bytesOf('sample.wav'));
+    const fmt = wav.indexOf('fmt ') + 8;
+    expect([wav.readUInt16LE(fmt + 2), wav.readUInt16LE(fmt + 12), wav.readUInt16LE(fmt + 14)]).toEqual([
+      1, 2, 16,
+    ]);
+    wav.writeUInt16LE(1, fmt + 12);
+    expect((await facts(wav, WAV)).seconds).toBe(2);
   });
 
   it('counts DTS-HD extension substreams as no time of their own, and TrueHD units before any major sync as unknown', () => {
