@@ -129,7 +129,7 @@ export async function wavSeconds(r: ByteReader): Promise<number> {
  * would make 200 KiB last two days.
  */
 function checkCompressedRates(fmt: Fmt): void {
-  if (fmt.tag === 1 || fmt.tag === 3 || fmt.tag === 6 || fmt.tag === 7 || isMpeg(fmt)) return;
+  if (isPcm(fmt) || isMpeg(fmt)) return;
   if (FOUR_BIT_CODERS.has(fmt.tag)) return;
   const ch = fmt.channels;
   const most =

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
 import { closeDestination, createLogger, stdoutDestination } from '../logger.js';
 import { createRedactor } from '../redact.js';
 import { createSandboxApp } from './sandbox-app.js';
@@ -17,9 +18,11 @@ if (!(port >= 0 && port <= 65535)) {
   process.exit(1);
 }
 const level = env('LOG_LEVEL') ?? 'info';
-if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
+// pino's own levels, and `silent`: the list the service's LOG_LEVEL schema states too.
+const LOG_LEVELS = [...Object.keys(pino.levels.values), 'silent'];
+if (!LOG_LEVELS.includes(level)) {
   process.stderr.write(
-    `truedy sandbox: LOG_LEVEL must be fatal, error, warn, info, debug, trace or silent, got ${JSON.stringify(level)}\n`,
+    `truedy sandbox: LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}\n`,
   );
   process.exit(1);
 }
