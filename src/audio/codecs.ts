@@ -192,12 +192,6 @@ export function aacUnitMaxSeconds(config: AacConfig): number {
 }
 
 /**
- * The longest an AAC unit of a track whose configuration is missing can last: 1024 samples at
- * 7350 Hz, the lowest rate ISO 14496-3 defines (a codec id that says AAC, no AudioSpecificConfig).
- */
-export const AAC_UNIT_LONGEST_SECONDS = 1024 / 7350;
-
-/**
  * Null when the AAC frame's first syntax elements are what an encoder writes: optional fill and
  * data elements, then a channel element whose ics_info has its reserved bit clear, no more
  * scalefactor bands than its sample rate has, and (in AAC LC) no prediction. Otherwise a reason.

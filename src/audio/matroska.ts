@@ -316,10 +316,7 @@ function aacConfig(codec: string, codecPrivate: Buffer | null, audio: Buffer | n
   let config = codecPrivate && codecPrivate.length > 0 ? parseAudioSpecificConfig(codecPrivate) : null;
   const profile = /^A_AAC\/MPEG[24]\/(MAIN|LC|SSR|LTP)(\/SBR)?$/.exec(codec)?.[1];
   if (config === null && profile) {
-    let rate = 8000; // SamplingFrequency's default
-    for (const [id, v] of audio ? children(audio, 'Audio') : [])
-      if (id === SAMPLING_FREQUENCY && (v.length === 4 || v.length === 8))
-        rate = v.length === 4 ? v.readFloatBE(0) : v.readDoubleBE(0);
+    const rate = samplingFrequency(audio);
     // The first rate index at or below it, as ffmpeg picks (AAC_RATES runs from high to low).
     const found = AAC_RATES.findIndex((r) => r <= rate);
     const rateIndex = found < 0 ? AAC_RATES.length - 1 : found;
@@ -401,19 +398,26 @@ function flacStreamInfo(codecPrivate: Buffer | null): StreamInfo {
   return info;
 }
 
+/** The Audio element's SamplingFrequency (a float), or 8000 Hz, its default, when absent. */
+function samplingFrequency(audio: Buffer | null): number {
+  let rate = 8000;
+  for (const [id, v] of audio ? children(audio, 'Audio') : [])
+    if (id === SAMPLING_FREQUENCY && (v.length === 4 || v.length === 8))
+      rate = v.length === 4 ? v.readFloatBE(0) : v.readDoubleBE(0);
+  return rate;
+}
+
 /**
  * A PCM track's layout from its Audio element: SamplingFrequency (8000 Hz when absent, its
  * default), Channels (default 1) and BitDepth, which has no default: a PCM track without it
  * cannot be played, and its blocks' length could not be known.
  */
 function pcmLayout(audio: Buffer | null): { frameBytes: number; rate: number } {
-  let rate = 8000;
+  const rate = samplingFrequency(audio);
   let channels = 1;
   let bits = 0;
   for (const [id, v] of audio ? children(audio, 'Audio') : []) {
-    if (id === SAMPLING_FREQUENCY && (v.length === 4 || v.length === 8))
-      rate = v.length === 4 ? v.readFloatBE(0) : v.readDoubleBE(0);
-    else if (id === CHANNELS) channels = uint(v);
+    if (id === CHANNELS) channels = uint(v);
     else if (id === BIT_DEPTH) bits = uint(v);
   }
   if (!(channels > 0 && bits > 0 && bits % 8 === 0))
