@@ -32,6 +32,15 @@ export function jsonString(s: string): string {
  */
 const ENCODE_SLICE = 3 * 4 * 1024;
 
+/** Base64 of `bytes[from, to)` written into `out` at `at`, slice by slice; the bytes written. */
+function encodeInto(bytes: Buffer, from: number, to: number, out: Buffer, at: number): number {
+  let written = 0;
+  for (let i = from; i < to; i += ENCODE_SLICE) {
+    written += out.write(bytes.toString('base64', i, Math.min(to, i + ENCODE_SLICE)), at + written, 'latin1');
+  }
+  return written;
+}
+
 /** Disk read size: 48 KiB in, one 64 KiB buffer out; a multiple of 3, so a full read carries nothing over. */
 export const READ_CHUNK = 3 * 16 * 1024;
 
@@ -40,10 +49,14 @@ export type ReadFn = (fd: number, buffer: Buffer, offset: number, length: number
 
 const readNext: ReadFn = (fd, buffer, offset, length) => readSync(fd, buffer, offset, length, null);
 
-/** Truedy's clone body, streamed from the spooled files: known length, reproducible for every retry. */
+/**
+ * Truedy's clone body, streamed from the spooled files: known length, reproducible for every retry.
+ * A body wholly in memory and no longer than MEMORY_BATCH opens as one buffer, not a stream: it
+ * would go out as one chunk anyway, and got writes a buffer straight to its request.
+ */
 export interface CloneBody {
   contentLength: number;
-  open(): Readable;
+  open(): Readable | Buffer;
 }
 
 /** A piece of the body: JSON framing held in memory, or a spooled file to encode. */
@@ -160,9 +173,7 @@ class CloneBodyStream extends Readable {
         continue;
       }
       const bytes = (s.source as { bytes: Buffer }).bytes;
-      for (let i = from; i < to; i += ENCODE_SLICE) {
-        written += out.write(bytes.toString('base64', i, Math.min(to, i + ENCODE_SLICE)), written, 'latin1');
-      }
+      written += encodeInto(bytes, from, to, out, written);
       if (to < bytes.length) {
         this.offset = to;
       } else {
@@ -185,10 +196,7 @@ class CloneBodyStream extends Readable {
     const available = this.carry + n;
     const whole = this.left === 0 ? available : available - (available % 3);
     const out = Buffer.allocUnsafe(base64Length(whole));
-    let written = 0;
-    for (let i = 0; i < whole; i += ENCODE_SLICE) {
-      written += out.write(input.toString('base64', i, Math.min(whole, i + ENCODE_SLICE)), written, 'latin1');
-    }
+    encodeInto(input, 0, whole, out, 0);
     this.carry = available - whole;
     input.copyWithin(0, whole, available);
     return out;
@@ -227,5 +235,23 @@ export function createCloneBody(
     (n, s) => n + (Buffer.isBuffer(s) ? s.length : base64Length(s.size)),
     0,
   );
+  const inMemory = segments.every((s) => Buffer.isBuffer(s) || 'bytes' in s.source);
+  if (inMemory && contentLength <= MEMORY_BATCH) {
+    return { contentLength, open: () => encodeWhole(segments, contentLength) };
+  }
   return { contentLength, open: () => new CloneBodyStream(segments, read) };
+}
+
+/** The whole body of segments all held in memory, in one buffer of its exact length. */
+function encodeWhole(segments: readonly Segment[], size: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  let written = 0;
+  for (const s of segments) {
+    if (Buffer.isBuffer(s)) written += s.copy(out, written);
+    else {
+      const bytes = (s.source as { bytes: Buffer }).bytes;
+      written += encodeInto(bytes, 0, bytes.length, out, written);
+    }
+  }
+  return out;
 }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { type Span, SpanKind } from '@opentelemetry/api';
 import got, { RequestError, TimeoutError, UploadError } from 'got';
 import type { Logger } from 'pino';
@@ -27,7 +27,8 @@ import {
 /** A request body that can be produced again, byte for byte, for every attempt. */
 export interface ReplayableBody {
   contentLength: number;
-  open(): Readable;
+  /** A fresh stream of the body, or the whole body in one buffer when it is small and in memory. */
+  open(): Readable | Buffer;
 }
 
 /** Per-call context: who asked, and the signal that fires when they go away. */
@@ -123,10 +124,11 @@ export function createTruedyClient(options: TruedyClientOptions): TruedyClient {
     body: ReplayableBody | undefined,
     ctx: CallContext,
   ): Promise<Attempt> {
-    const stream = body?.open();
+    const produced = body?.open();
+    const stream = produced instanceof Readable ? produced : undefined;
     const request = http.stream(url, {
       method,
-      body: stream,
+      body: produced,
       headers: {
         'x-request-id': ctx.requestId,
         // W3C traceparent of this attempt's span: Truedy's side of the call joins the trace.

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import {
   base64Length,
@@ -12,10 +13,18 @@ import {
 } from '../../src/upload/clone-body.js';
 import { hasRawControl, tempDir } from '../helpers/fixtures.js';
 
-async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+/** The whole body one `open()` gives, whether a stream or (small and in memory) one buffer. */
+async function collect(opened: Readable | Buffer): Promise<Buffer> {
+  if (Buffer.isBuffer(opened)) return opened;
   const out: Buffer[] = [];
-  for await (const c of stream) out.push(Buffer.from(c));
+  for await (const c of opened) out.push(Buffer.from(c as Buffer));
   return Buffer.concat(out);
+}
+
+/** The body as a stream: the test fails if it opened as one buffer instead. */
+function streamOf(opened: Readable | Buffer): Readable {
+  if (!(opened instanceof Readable)) throw new Error('expected the body to open as a stream');
+  return opened;
 }
 
 describe('jsonString', () => {
@@ -112,7 +121,7 @@ describe('createCloneBody', () => {
       })),
     );
     const chunks: Buffer[] = [];
-    for await (const c of body.open()) chunks.push(Buffer.from(c as Buffer));
+    for await (const c of streamOf(body.open())) chunks.push(Buffer.from(c as Buffer));
     const bytes = Buffer.concat(chunks);
     expect(bytes.length).toBe(body.contentLength);
     expect(Math.max(...chunks.map((c) => c.length))).toBeLessThanOrEqual(MEMORY_BATCH);
@@ -133,6 +142,39 @@ describe('createCloneBody', () => {
     ]);
     const [a, b] = [await collect(body.open()), await collect(body.open())];
     expect(a.equals(b)).toBe(true);
+  });
+
+  it('opens a small body held wholly in memory as one fresh buffer, the same bytes as the stream gives', async () => {
+    const p = path.join(tempDir(), 'm');
+    const data = randomBytes(200 * 1024 + 1);
+    writeFileSync(p, data);
+    const body = (source: { path: string } | { bytes: Buffer }) =>
+      createCloneBody('n', [{ filename: 'm', source, size: data.length, contentType: 'audio/wav' }]);
+    const held = body({ bytes: data });
+    const [a, b] = [held.open(), held.open()];
+    if (!Buffer.isBuffer(a)) throw new Error('expected one buffer');
+    // A new buffer per attempt: nothing one attempt's request does to it reaches the next.
+    expect(a).not.toBe(b);
+    expect(a.length).toBe(held.contentLength);
+    expect(a.equals(b as Buffer)).toBe(true);
+    expect(a.equals(await collect(streamOf(body({ path: p }).open())))).toBe(true);
+  });
+
+  it('streams a body in memory that is longer than MEMORY_BATCH, and any body with a spooled file', () => {
+    const big = randomBytes((MEMORY_BATCH / 4) * 3);
+    const small = randomBytes(10);
+    const p = path.join(tempDir(), 's');
+    writeFileSync(p, small);
+    const file = (source: { path: string } | { bytes: Buffer }, size: number) => ({
+      filename: 'f',
+      source,
+      size,
+      contentType: 'audio/wav',
+    });
+    expect(createCloneBody('n', [file({ bytes: big }, big.length)]).open()).toBeInstanceOf(Readable);
+    const mixed = createCloneBody('n', [file({ bytes: small }, 10), file({ path: p }, 10)]).open();
+    expect(mixed).toBeInstanceOf(Readable);
+    streamOf(mixed).destroy();
   });
 
   /** The data field of a one-file body, decoded, when the file is read through `read`. */
@@ -189,7 +231,7 @@ describe('createCloneBody', () => {
     const tick = () => new Promise((r) => setImmediate(r));
     const before = openFds();
     for (let i = 0; i < 20; i++) {
-      const stream = body.open();
+      const stream = streamOf(body.open());
       stream.read(); // the first turn: the framing and the first piece of the file
       await tick();
       stream.read(); // schedules the next piece…
