@@ -618,6 +618,17 @@ async function main() {
     console.log(smallTable(small));
     return;
   }
+  // BENCH_ONLY=heavy: the streaming service's heavy load alone (3 processes, about 25 s), for
+  // comparing its peak RSS and median across Node flags.
+  if (process.env.BENCH_ONLY === 'heavy') {
+    const r = await heavyRepeated('streaming', fake.url, 8 * MiB);
+    await stop(fake);
+    const rss = r.rss.map((x) => x.toFixed(0)).join(', ');
+    console.log(
+      `streaming, 8 MiB files: median ${median(r.latencies).toFixed(0)} ms, peak RSS ${rss} MiB (median ${median(r.rss).toFixed(0)}), /healthz p99 ${pct(r.health, 99).toFixed(1)} ms`,
+    );
+    return;
+  }
   const size = 8 * MiB;
   console.error(`bench: ${CLIENTS} clients × ${FILES} files × ${size / MiB} MiB, ${ROUNDS} rounds each…`);
 
