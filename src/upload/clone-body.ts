@@ -62,6 +62,29 @@ export interface CloneBody {
 /** A piece of the body: JSON framing held in memory, or a spooled file to encode. */
 type Segment = Buffer | BodyFile;
 
+/** Framing, or a file held in memory: what is encoded without a read. */
+const isHeld = (s: Segment): boolean => Buffer.isBuffer(s) || 'bytes' in s.source;
+
+/** The bytes of a file held in memory. */
+const heldBytes = (f: BodyFile): Buffer => (f.source as { bytes: Buffer }).bytes;
+
+/** A stretch of a segment in memory: framing whole, or a held file's bytes [from, to). */
+interface Piece {
+  s: Segment;
+  from: number;
+  to: number;
+}
+
+/** The pieces' output, framing as it is and held files as base64, in one buffer of `size` bytes. */
+function encodePieces(pieces: readonly Piece[], size: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  let written = 0;
+  for (const { s, from, to } of pieces) {
+    written += Buffer.isBuffer(s) ? s.copy(out, written) : encodeInto(heldBytes(s), from, to, out, written);
+  }
+  return out;
+}
+
 /**
  * Output bytes one turn of the event loop produces at most from what is in memory (JSON framing
  * and files held in memory): one chunk instead of a stream of small ones, so a small upload goes
@@ -101,7 +124,7 @@ class CloneBodyStream extends Readable {
     // What memory holds is sent at once (a batch is a fraction of a millisecond of work): a small
     // upload then goes upstream in the same turn as the request is made, not one turn later.
     const next = this.segments[this.index];
-    if (next !== undefined && (Buffer.isBuffer(next) || 'bytes' in next.source)) {
+    if (next !== undefined && isHeld(next)) {
       this.produce();
       return;
     }
@@ -119,6 +142,7 @@ class CloneBodyStream extends Readable {
     try {
       while (this.index < this.segments.length) {
         const s = this.segments[this.index] as Segment;
+        // Inline rather than isHeld: the file branch below needs `s.source` narrowed to a path.
         if (Buffer.isBuffer(s) || 'bytes' in s.source) {
           this.push(this.encodeMemory());
           return;
@@ -144,7 +168,7 @@ class CloneBodyStream extends Readable {
   /** The framing and held files from here on, up to MEMORY_BATCH bytes of output, in one buffer. */
   private encodeMemory(): Buffer {
     // Plan first, so the output is allocated once at its exact size.
-    const plan: { s: Segment; from: number; to: number }[] = [];
+    const plan: Piece[] = [];
     let size = 0;
     let offset = this.offset;
     for (let i = this.index; i < this.segments.length && size < MEMORY_BATCH; i++) {
@@ -164,23 +188,12 @@ class CloneBodyStream extends Readable {
       }
       offset = 0;
     }
-    const out = Buffer.allocUnsafe(size);
-    let written = 0;
-    for (const { s, from, to } of plan) {
-      if (Buffer.isBuffer(s)) {
-        written += s.copy(out, written);
-        this.index++;
-        continue;
-      }
-      const bytes = (s.source as { bytes: Buffer }).bytes;
-      written += encodeInto(bytes, from, to, out, written);
-      if (to < bytes.length) {
-        this.offset = to;
-      } else {
-        this.offset = 0;
-        this.index++;
-      }
-    }
+    const out = encodePieces(plan, size);
+    // Every piece is one segment, and only the last can stop short of its segment's end.
+    const last = plan[plan.length - 1];
+    const cut = last !== undefined && !Buffer.isBuffer(last.s) && last.to < heldBytes(last.s).length;
+    this.index += cut ? plan.length - 1 : plan.length;
+    this.offset = cut ? last.to : 0;
     return out;
   }
 
@@ -235,23 +248,13 @@ export function createCloneBody(
     (n, s) => n + (Buffer.isBuffer(s) ? s.length : base64Length(s.size)),
     0,
   );
-  const inMemory = segments.every((s) => Buffer.isBuffer(s) || 'bytes' in s.source);
-  if (inMemory && contentLength <= MEMORY_BATCH) {
-    return { contentLength, open: () => encodeWhole(segments, contentLength) };
+  if (segments.every(isHeld) && contentLength <= MEMORY_BATCH) {
+    const whole = segments.map((s) => ({
+      s,
+      from: 0,
+      to: Buffer.isBuffer(s) ? s.length : heldBytes(s).length,
+    }));
+    return { contentLength, open: () => encodePieces(whole, contentLength) };
   }
   return { contentLength, open: () => new CloneBodyStream(segments, read) };
-}
-
-/** The whole body of segments all held in memory, in one buffer of its exact length. */
-function encodeWhole(segments: readonly Segment[], size: number): Buffer {
-  const out = Buffer.allocUnsafe(size);
-  let written = 0;
-  for (const s of segments) {
-    if (Buffer.isBuffer(s)) written += s.copy(out, written);
-    else {
-      const bytes = (s.source as { bytes: Buffer }).bytes;
-      written += encodeInto(bytes, 0, bytes.length, out, written);
-    }
-  }
-  return out;
 }
