@@ -349,29 +349,32 @@ async function heavyRepeated(kind, fakeUrl, fileBytes) {
 /**
  * What tracing costs the request path: the streaming service with tracing on (exporting over OTLP/HTTP
  * to a bench-only sink, batch settings at the SDK's defaults) and off, side by side on the small
- * uploads, where a per-request cost shows most. Like the small-upload row: 5 unmeasured rounds each
- * (taking turns), then 5 timed rounds taking turns (the order flipped every round), medians of time
- * and server CPU.
+ * uploads, where a per-request cost shows most. Compared like the small-upload rows (see
+ * sideBySide): medians of time and server CPU over both pairs' timed rounds.
  */
 async function tracingCost(fakeUrl) {
   const sink = await start(path.join(ROOT, 'bench/otlp-sink.mjs'));
   const small = multipartBody([wav(200 * 1024)]);
   const base = serviceEnv(fakeUrl, 200 * 1024);
   const envs = { off: base, on: { ...base, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } };
-  const services = {};
-  for (const kind of ['off', 'on']) services[kind] = await start(SCRIPTS.streaming, envs[kind]);
-  await warmTogether(services, small, SMALL_ROUNDS);
   const time = { off: [], on: [] };
   const cpu = { off: [], on: [] };
-  for (let r = 0; r < SMALL_ROUNDS; r++) {
-    for (const kind of turnOrder(r, ['off', 'on'])) {
-      const c0 = cpuSeconds(services[kind].proc.pid);
-      time[kind].push(await smallLoad(`${services[kind].url}/api/voices/clone`, small));
-      cpu[kind].push(cpuSeconds(services[kind].proc.pid) - c0);
-    }
-  }
-  // SIGTERM flushes the traced service's last spans to the sink before its counts are read.
-  for (const svc of Object.values(services)) await stop(svc);
+  await sideBySide(
+    ['off', 'on'],
+    (kind) => start(SCRIPTS.streaming, envs[kind]),
+    async (services, order) => {
+      await warmTogether(services, order, small, SMALL_ROUNDS);
+      for (let r = 0; r < SMALL_ROUNDS; r++) {
+        for (const kind of turnOrder(r, order)) {
+          const c0 = cpuSeconds(services[kind].proc.pid);
+          time[kind].push(await smallLoad(`${services[kind].url}/api/voices/clone`, small));
+          cpu[kind].push(cpuSeconds(services[kind].proc.pid) - c0);
+        }
+      }
+    },
+  );
+  // sideBySide stopped the services with SIGTERM, which flushes the traced one's last spans to the
+  // sink before its counts are read.
   const exported = await new Promise((resolve, reject) => {
     request(`${sink.url}/stats`, { agent }, (res) => {
       let text = '';
@@ -393,7 +396,7 @@ async function tracingCost(fakeUrl) {
 }
 
 function tracingRows(t) {
-  const label = `${SMALL_REQUESTS} × 200 KiB, concurrency ${SMALL_CONCURRENCY}, median of ${SMALL_ROUNDS} rounds: streaming`;
+  const label = `${SMALL_REQUESTS} × 200 KiB, concurrency ${SMALL_CONCURRENCY}, median of ${PAIRS * SMALL_ROUNDS} rounds in ${PAIRS} pairs: streaming`;
   return [
     `| ${label}, tracing off | ${t.time.off.toFixed(0)} total | | | ${t.cpu.off.toFixed(2)} | |`,
     `| ${label}, tracing on (OTLP/HTTP to a local sink) | ${t.time.on.toFixed(0)} total | | | ${t.cpu.on.toFixed(2)} | |`,
@@ -517,14 +520,38 @@ async function oversizedAnswers() {
 }
 
 /**
- * Warm-up rounds for services compared side by side, taking turns, so none sits idle while another
- * warms up. Warmed one after the other, the first idled for the other's whole warm-up (about 10 s)
- * and was measurably slower in the rounds after: with the buffering variant warmed first instead,
- * the concurrency 32 ratio went from 0.80 and 0.86 to 0.66 and 0.72 (two runs each way).
+ * Warm-up rounds for services compared side by side, taking turns in `order`, so none sits idle
+ * while another warms up. Warmed one after the other, the first idled for the other's whole warm-up
+ * (about 10 s) and was measurably slower in the rounds after: with the buffering variant warmed
+ * first instead, the concurrency 32 ratio went from 0.80 and 0.86 to 0.66 and 0.72 (two runs each way).
  */
-async function warmTogether(services, payload, rounds) {
+async function warmTogether(services, order, payload, rounds) {
   for (let w = 0; w < rounds; w++) {
-    for (const svc of Object.values(services)) await smallLoad(`${svc.url}/api/voices/clone`, payload);
+    for (const kind of order) await smallLoad(`${services[kind].url}/api/voices/clone`, payload);
+  }
+}
+
+/**
+ * Side-by-side comparisons run as PAIRS pairs of fresh processes, the order reversed in the second:
+ * which starts and warms up first. Even taking turns, the order left a bias: two processes of the
+ * same build, warmed in turns with the same one first in every round, differed by about a tenth in
+ * the timed rounds after (the one warmed last faster: 0.84–1.03 of the other's time in ten runs,
+ * mean 0.92; 1.03–1.20 with the order reversed, mean 1.12). Each variant goes first in one pair, so
+ * the bias falls on both alike; `run(services, order)` measures one pair, and every process is
+ * stopped after it.
+ */
+const PAIRS = 2;
+
+async function sideBySide(kinds, startKind, run) {
+  for (let pair = 0; pair < PAIRS; pair++) {
+    const order = pair % 2 ? [...kinds].reverse() : kinds;
+    const services = {};
+    try {
+      for (const kind of order) services[kind] = await startKind(kind);
+      await run(services, order);
+    } finally {
+      for (const svc of Object.values(services)) await stop(svc);
+    }
   }
 }
 
@@ -537,50 +564,64 @@ function turnOrder(r, kinds) {
 async function smallComparison(fakeUrl) {
   console.error(`bench: ${SMALL_REQUESTS} × 200 KiB at concurrency ${SMALL_CONCURRENCY}…`);
   const small = multipartBody([wav(200 * 1024)]);
-  // Both services run side by side and take turns (the order flipped every round), 5 timed rounds
-  // each after SMALL_WARMUP_ROUNDS unmeasured ones, also taken in turns: the median of alternating
-  // rounds is far less noisy than one round each.
-  // The service runs as a user runs it: every per-file step (sniffing now, the audio facts once
-  // they are wired) is in these rounds, and its cost shows in "server CPU ms per upload" below.
-  const services = {};
-  for (const kind of ['streaming', 'buffering']) {
-    services[kind] = await start(SCRIPTS[kind], serviceEnv(fakeUrl, 200 * 1024));
-  }
-  await warmTogether(services, small, SMALL_WARMUP_ROUNDS);
+  // In each pair (see sideBySide), both services take turns (the order flipped every round), 5
+  // timed rounds each after SMALL_WARMUP_ROUNDS unmeasured ones, also taken in turns: the median of
+  // alternating rounds is far less noisy than one round each.
+  // The service runs as a user runs it: every per-file step (sniffing, the audio facts) is in
+  // these rounds, and its cost shows in "server CPU ms per upload" below.
   const rounds = { streaming: [], buffering: [] };
   const smallCpu = { streaming: 0, buffering: 0 };
-  const smallStart = machineJiffies();
-  for (let r = 0; r < SMALL_ROUNDS; r++) {
-    for (const kind of turnOrder(r, ['streaming', 'buffering'])) {
-      const cpu0 = cpuSeconds(services[kind].proc.pid);
-      rounds[kind].push(await smallLoad(`${services[kind].url}/api/voices/clone`, small));
-      smallCpu[kind] += cpuSeconds(services[kind].proc.pid) - cpu0;
-    }
-  }
-  const smallEnd = machineJiffies();
-  const smallBusy = busyShare(smallStart, smallEnd);
-  const smallSteal = stealShare(smallStart, smallEnd);
-  const smallTimes = { streaming: median(rounds.streaming), buffering: median(rounds.buffering) };
-  // Server CPU per small upload (ms): where the per-file cost of the audio checks will show.
-  const perUpload = (kind) => (1000 * smallCpu[kind]) / (SMALL_ROUNDS * SMALL_REQUESTS);
-  console.error(`bench: 200 KiB one at a time, ${SMALL_ROUNDS} × ${SEQUENTIAL_REQUESTS} each, taking turns…`);
   const sequential = { streaming: [], buffering: [] };
-  for (let r = 0; r < SMALL_ROUNDS; r++) {
-    for (const kind of turnOrder(r, ['streaming', 'buffering'])) {
-      sequential[kind].push(...(await smallSequential(`${services[kind].url}/api/voices/clone`, small)));
-    }
-  }
-  for (const svc of Object.values(services)) await stop(svc);
-  return { smallTimes, perUpload, smallBusy, smallSteal, sequential };
+  const jiffies = { busy: 0, total: 0, steal: 0 };
+  await sideBySide(
+    ['streaming', 'buffering'],
+    (kind) => start(SCRIPTS[kind], serviceEnv(fakeUrl, 200 * 1024)),
+    async (services, order) => {
+      await warmTogether(services, order, small, SMALL_WARMUP_ROUNDS);
+      const [busy0, total0, steal0] = machineJiffies();
+      for (let r = 0; r < SMALL_ROUNDS; r++) {
+        for (const kind of turnOrder(r, order)) {
+          const cpu0 = cpuSeconds(services[kind].proc.pid);
+          rounds[kind].push(await smallLoad(`${services[kind].url}/api/voices/clone`, small));
+          smallCpu[kind] += cpuSeconds(services[kind].proc.pid) - cpu0;
+        }
+      }
+      const [busy1, total1, steal1] = machineJiffies();
+      jiffies.busy += busy1 - busy0;
+      jiffies.total += total1 - total0;
+      jiffies.steal += steal1 - steal0;
+      console.error(
+        `bench: 200 KiB one at a time, ${SMALL_ROUNDS} × ${SEQUENTIAL_REQUESTS} each, taking turns…`,
+      );
+      for (let r = 0; r < SMALL_ROUNDS; r++) {
+        for (const kind of turnOrder(r, order)) {
+          sequential[kind].push(...(await smallSequential(`${services[kind].url}/api/voices/clone`, small)));
+        }
+      }
+    },
+  );
+  const smallTimes = { streaming: median(rounds.streaming), buffering: median(rounds.buffering) };
+  // Server CPU per small upload (ms): where the per-file cost of the audio checks shows.
+  const perUpload = (kind) => (1000 * smallCpu[kind]) / (rounds[kind].length * SMALL_REQUESTS);
+  const smallBusy = jiffies.total ? jiffies.busy / jiffies.total : 0;
+  const smallSteal = jiffies.total ? jiffies.steal / jiffies.total : 0;
+  // Each pair's own ratio (the streaming service went first in the first pair): the order's bias shows
+  // as the difference between them.
+  const pairRatios = Array.from({ length: PAIRS }, (_, p) => {
+    const of = (kind) => median(rounds[kind].slice(p * SMALL_ROUNDS, (p + 1) * SMALL_ROUNDS));
+    return of('streaming') / of('buffering');
+  });
+  return { smallTimes, perUpload, smallBusy, smallSteal, sequential, pairRatios };
 }
 
 /** The small-upload table (both concurrency rows, CPU per upload, machine busy). */
-function smallTable({ smallTimes, perUpload, smallBusy, smallSteal, sequential }) {
+function smallTable({ smallTimes, perUpload, smallBusy, smallSteal, sequential, pairRatios }) {
   const f = (n) => n.toFixed(0);
   return (
     `\n| small uploads (200 KiB, one file) | streaming | buffering | ratio |\n|---|---:|---:|---:|\n` +
-    `| concurrency ${SMALL_CONCURRENCY}: total ms for ${SMALL_REQUESTS} (median of ${SMALL_ROUNDS} rounds) | ${f(smallTimes.streaming)} | ${f(smallTimes.buffering)} | ${(smallTimes.streaming / smallTimes.buffering).toFixed(2)} |\n` +
-    `| concurrency 1: median ms (${SMALL_ROUNDS} × ${SEQUENTIAL_REQUESTS} requests) | ${median(sequential.streaming).toFixed(1)} | ${median(sequential.buffering).toFixed(1)} | ${(median(sequential.streaming) / median(sequential.buffering)).toFixed(2)} |\n` +
+    `| concurrency ${SMALL_CONCURRENCY}: total ms for ${SMALL_REQUESTS} (median of ${PAIRS * SMALL_ROUNDS} rounds in ${PAIRS} pairs) | ${f(smallTimes.streaming)} | ${f(smallTimes.buffering)} | ${(smallTimes.streaming / smallTimes.buffering).toFixed(2)} |\n` +
+    `| the same, each pair's own ratio (streaming first in the first, buffering first in the second) | | | ${pairRatios.map((r) => r.toFixed(2)).join('; ')} |\n` +
+    `| concurrency 1: median ms (${PAIRS} pairs × ${SMALL_ROUNDS} × ${SEQUENTIAL_REQUESTS} requests) | ${median(sequential.streaming).toFixed(1)} | ${median(sequential.buffering).toFixed(1)} | ${(median(sequential.streaming) / median(sequential.buffering)).toFixed(2)} |\n` +
     `| server CPU ms per upload (concurrency ${SMALL_CONCURRENCY} rounds) | ${perUpload('streaming').toFixed(2)} | ${perUpload('buffering').toFixed(2)} | ${(perUpload('streaming') / perUpload('buffering')).toFixed(2)} |\n` +
     `| machine busy during the concurrency ${SMALL_CONCURRENCY} rounds (${cpus().length} cores) | ${pctOf(smallBusy)} | | |\n` +
     `| of which stolen by the hypervisor | ${pctOf(smallSteal)} | | |`
@@ -678,10 +719,10 @@ async function main() {
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
   console.log(
-    `| ${SMALL_REQUESTS} × 200 KiB, concurrency ${SMALL_CONCURRENCY}, median of ${SMALL_ROUNDS} rounds: streaming | ${f(smallTimes.streaming)} total | | | | |`,
+    `| ${SMALL_REQUESTS} × 200 KiB, concurrency ${SMALL_CONCURRENCY}, median of ${PAIRS * SMALL_ROUNDS} rounds in ${PAIRS} pairs: streaming | ${f(smallTimes.streaming)} total | | | | |`,
   );
   console.log(
-    `| ${SMALL_REQUESTS} × 200 KiB, concurrency ${SMALL_CONCURRENCY}, median of ${SMALL_ROUNDS} rounds: buffering | ${f(smallTimes.buffering)} total | | | | |`,
+    `| ${SMALL_REQUESTS} × 200 KiB, concurrency ${SMALL_CONCURRENCY}, median of ${PAIRS * SMALL_ROUNDS} rounds in ${PAIRS} pairs: buffering | ${f(smallTimes.buffering)} total | | | | |`,
   );
   for (const r of tracingRows(tracing)) console.log(r);
   console.log(smallTable(small));
