@@ -532,15 +532,16 @@ async function warmTogether(services, order, payload, rounds) {
 }
 
 /**
- * Side-by-side comparisons run as PAIRS pairs of fresh processes, the order reversed in the second:
- * which starts and warms up first. Even taking turns, the order left a bias: two processes of the
- * same build, warmed in turns with the same one first in every round, differed by about a tenth in
- * the timed rounds after (the one warmed last faster: 0.84–1.03 of the other's time in ten runs,
- * mean 0.92; 1.03–1.20 with the order reversed, mean 1.12). Each variant goes first in one pair, so
- * the bias falls on both alike; `run(services, order)` measures one pair, and every process is
- * stopped after it.
+ * Side-by-side comparisons run as PAIRS pairs of fresh processes, the order reversed in every other
+ * pair: which starts and warms up first. Even taking turns, the order left a bias: two processes of
+ * the same build, warmed in turns with the same one first in every round, differed by about a tenth
+ * in the timed rounds after (the one warmed last faster: 0.84–1.03 of the other's time in ten runs,
+ * mean 0.92; 1.03–1.20 with the order reversed, mean 1.12). Each variant goes first in half the
+ * pairs, so the bias falls on both alike, and four fresh processes of each spread what one process
+ * happens to get (two pairs in one run gave 0.65 and 0.76). `run(services, order)` measures one
+ * pair; every process is stopped after it.
  */
-const PAIRS = 2;
+const PAIRS = 4;
 
 async function sideBySide(kinds, startKind, run) {
   for (let pair = 0; pair < PAIRS; pair++) {
@@ -605,8 +606,8 @@ async function smallComparison(fakeUrl) {
   const perUpload = (kind) => (1000 * smallCpu[kind]) / (rounds[kind].length * SMALL_REQUESTS);
   const smallBusy = jiffies.total ? jiffies.busy / jiffies.total : 0;
   const smallSteal = jiffies.total ? jiffies.steal / jiffies.total : 0;
-  // Each pair's own ratio (the streaming service went first in the first pair): the order's bias shows
-  // as the difference between them.
+  // Each pair's own ratio (the streaming service went first in the odd ones): how far one pair of
+  // processes strays.
   const pairRatios = Array.from({ length: PAIRS }, (_, p) => {
     const of = (kind) => median(rounds[kind].slice(p * SMALL_ROUNDS, (p + 1) * SMALL_ROUNDS));
     return of('streaming') / of('buffering');
@@ -620,7 +621,7 @@ function smallTable({ smallTimes, perUpload, smallBusy, smallSteal, sequential, 
   return (
     `\n| small uploads (200 KiB, one file) | streaming | buffering | ratio |\n|---|---:|---:|---:|\n` +
     `| concurrency ${SMALL_CONCURRENCY}: total ms for ${SMALL_REQUESTS} (median of ${PAIRS * SMALL_ROUNDS} rounds in ${PAIRS} pairs) | ${f(smallTimes.streaming)} | ${f(smallTimes.buffering)} | ${(smallTimes.streaming / smallTimes.buffering).toFixed(2)} |\n` +
-    `| the same, each pair's own ratio (streaming first in the first, buffering first in the second) | | | ${pairRatios.map((r) => r.toFixed(2)).join('; ')} |\n` +
+    `| the same, each pair's own ratio (streaming first in the odd ones) | | | ${pairRatios.map((r) => r.toFixed(2)).join('; ')} |\n` +
     `| concurrency 1: median ms (${PAIRS} pairs × ${SMALL_ROUNDS} × ${SEQUENTIAL_REQUESTS} requests) | ${median(sequential.streaming).toFixed(1)} | ${median(sequential.buffering).toFixed(1)} | ${(median(sequential.streaming) / median(sequential.buffering)).toFixed(2)} |\n` +
     `| server CPU ms per upload (concurrency ${SMALL_CONCURRENCY} rounds) | ${perUpload('streaming').toFixed(2)} | ${perUpload('buffering').toFixed(2)} | ${(perUpload('streaming') / perUpload('buffering')).toFixed(2)} |\n` +
     `| machine busy during the concurrency ${SMALL_CONCURRENCY} rounds (${cpus().length} cores) | ${pctOf(smallBusy)} | | |\n` +
