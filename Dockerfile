@@ -26,5 +26,5 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # `npm start`'s command, but for the young generation: on Node 24 a semi-space of 8 MiB (what Node 20
 # is measured best with) took the heavy load's peak RSS to 175-195 MiB; 2 MiB keeps it at 145-150
-# (README "On Node 24") at no measurable cost in CPU.
+# (docs/performance.md, "On Node 24") at no measurable cost in CPU.
 CMD ["node", "--max-semi-space-size=2", "dist/main.js"]

@@ -4,7 +4,7 @@
  * reads whatever every large upload's socket has ready (16 uploads at full speed: several MiB,
  * hashed and parsed in one go), and every other request, small clones and /healthz included,
  * waits for the whole turn: measured turns of 20–40 ms under the bench's heavy load. 128 KiB per
- * turn took the small uploads' p99 beside that load from 57–92 ms to 32–56 ms (README "Performance").
+ * turn took the small uploads' p99 beside that load from 57–92 ms to 32–56 ms (docs/performance.md).
  */
 export const TURN_BYTES = 128 * 1024;
 

@@ -47,7 +47,7 @@ describe('Dockerfile', () => {
   it("starts Node as `npm start` does (the benchmark measures that), with Node 24's young generation", () => {
     const pkg = JSON.parse(readFileSync(root('package.json'), 'utf8')) as { scripts: { start: string } };
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
-    // The image is on Node 24, where 2 MiB semi-spaces hold the memory goal and 8 do not (README).
+    // The image is on Node 24, where 2 MiB semi-spaces hold the memory goal and 8 do not (docs/performance.md, "On Node 24").
     expect(pkg.scripts.start).toContain('--max-semi-space-size=8');
     expect(cmd.join(' ')).toBe(
       pkg.scripts.start.replace('--max-semi-space-size=8', '--max-semi-space-size=2'),
