@@ -350,7 +350,7 @@ async function heavyRepeated(kind, fakeUrl, fileBytes) {
  * What tracing costs the request path: the streaming service with tracing on (exporting over OTLP/HTTP
  * to a bench-only sink, batch settings at the SDK's defaults) and off, side by side on the small
  * uploads, where a per-request cost shows most. Compared like the small-upload rows (see
- * sideBySide): medians of time and server CPU over both pairs' timed rounds.
+ * sideBySide): medians of time and server CPU over every pair's timed rounds.
  */
 async function tracingCost(fakeUrl) {
   const sink = await start(path.join(ROOT, 'bench/otlp-sink.mjs'));
