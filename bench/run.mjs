@@ -364,13 +364,7 @@ async function tracingCost(fakeUrl) {
     (kind) => start(SCRIPTS.streaming, envs[kind]),
     async (services, order) => {
       await warmTogether(services, order, small, SMALL_ROUNDS);
-      for (let r = 0; r < SMALL_ROUNDS; r++) {
-        for (const kind of turnOrder(r, order)) {
-          const c0 = cpuSeconds(services[kind].proc.pid);
-          time[kind].push(await smallLoad(`${services[kind].url}/api/voices/clone`, small));
-          cpu[kind].push(cpuSeconds(services[kind].proc.pid) - c0);
-        }
-      }
+      await timedRounds(services, order, small, time, cpu);
     },
   );
   // sideBySide stopped the services with SIGTERM, which flushes the traced one's last spans to the
@@ -556,6 +550,20 @@ async function sideBySide(kinds, startKind, run) {
   }
 }
 
+/**
+ * SMALL_ROUNDS timed rounds of the small load per service, taking turns in `order` flipped every
+ * round; each round's milliseconds go to `time[kind]`, its server CPU seconds to `cpu[kind]`.
+ */
+async function timedRounds(services, order, payload, time, cpu) {
+  for (let r = 0; r < SMALL_ROUNDS; r++) {
+    for (const kind of turnOrder(r, order)) {
+      const cpu0 = cpuSeconds(services[kind].proc.pid);
+      time[kind].push(await smallLoad(`${services[kind].url}/api/voices/clone`, payload));
+      cpu[kind].push(cpuSeconds(services[kind].proc.pid) - cpu0);
+    }
+  }
+}
+
 /** Which goes first in round `r`: the order flips every round, so neither always follows the other. */
 function turnOrder(r, kinds) {
   return r % 2 ? [...kinds].reverse() : kinds;
@@ -571,7 +579,7 @@ async function smallComparison(fakeUrl) {
   // The service runs as a user runs it: every per-file step (sniffing, the audio facts) is in
   // these rounds, and its cost shows in "server CPU ms per upload" below.
   const rounds = { streaming: [], buffering: [] };
-  const smallCpu = { streaming: 0, buffering: 0 };
+  const smallCpu = { streaming: [], buffering: [] };
   const sequential = { streaming: [], buffering: [] };
   const jiffies = { busy: 0, total: 0, steal: 0 };
   await sideBySide(
@@ -580,13 +588,7 @@ async function smallComparison(fakeUrl) {
     async (services, order) => {
       await warmTogether(services, order, small, SMALL_WARMUP_ROUNDS);
       const [busy0, total0, steal0] = machineJiffies();
-      for (let r = 0; r < SMALL_ROUNDS; r++) {
-        for (const kind of turnOrder(r, order)) {
-          const cpu0 = cpuSeconds(services[kind].proc.pid);
-          rounds[kind].push(await smallLoad(`${services[kind].url}/api/voices/clone`, small));
-          smallCpu[kind] += cpuSeconds(services[kind].proc.pid) - cpu0;
-        }
-      }
+      await timedRounds(services, order, small, rounds, smallCpu);
       const [busy1, total1, steal1] = machineJiffies();
       jiffies.busy += busy1 - busy0;
       jiffies.total += total1 - total0;
@@ -603,7 +605,8 @@ async function smallComparison(fakeUrl) {
   );
   const smallTimes = { streaming: median(rounds.streaming), buffering: median(rounds.buffering) };
   // Server CPU per small upload (ms): where the per-file cost of the audio checks shows.
-  const perUpload = (kind) => (1000 * smallCpu[kind]) / (rounds[kind].length * SMALL_REQUESTS);
+  const perUpload = (kind) =>
+    (1000 * smallCpu[kind].reduce((a, b) => a + b, 0)) / (rounds[kind].length * SMALL_REQUESTS);
   const smallBusy = jiffies.total ? jiffies.busy / jiffies.total : 0;
   const smallSteal = jiffies.total ? jiffies.steal / jiffies.total : 0;
   // Each pair's own ratio (the streaming service went first in the odd ones): how far one pair of
