@@ -329,9 +329,10 @@ async function heavy(kind, fakeUrl, fileBytes) {
 }
 
 /**
- * The streaming scenarios run in PROCESSES fresh processes: one process's peak RSS moves by about
- * ±8 MiB from run to run (V8's optimizing compiler allocates in bursts), so the goals use the
- * median peak, and the table shows the range.
+ * The heavy scenarios (the service's and the buffering variant's) run in PROCESSES fresh
+ * processes: one process's peak RSS moves by about ±8 MiB from run to run (V8's optimizing
+ * compiler allocates in bursts), so the goals use the median peak, and the table shows the range;
+ * the latencies of all of them are pooled.
  */
 const PROCESSES = 3;
 
@@ -479,13 +480,36 @@ async function mixed(fakeUrl, fileBytes) {
   };
 }
 
+/**
+ * The mixed scenario in PROCESSES fresh processes, their latencies pooled. One process gives about
+ * 130 small uploads on the idle server and 170 beside the load, so its p99 is its second-worst
+ * upload: the pooled p99 is taken over three times as many.
+ */
+async function mixedRepeated(fakeUrl, fileBytes) {
+  const runs = [];
+  for (let i = 0; i < PROCESSES; i++) runs.push(await mixed(fakeUrl, fileBytes));
+  const idle = runs.flatMap((r) => r.idle);
+  const during = runs.flatMap((r) => r.during);
+  const mean = (key) => runs.reduce((n, r) => n + r[key], 0) / runs.length;
+  return {
+    idle,
+    during,
+    heavyLatencies: runs.flatMap((r) => r.heavyLatencies),
+    busy: mean('busy'),
+    steal: mean('steal'),
+    p99Ratio: pct(during, 99) / pct(idle, 99),
+    perProcess: runs.map((r) => r.p99Ratio),
+  };
+}
+
 /** The mixed table: small uploads on the idle server and beside the heavy load. */
 function mixedTable(mix) {
   return (
     `\n| mixed: heavy load (8 MiB files) + ${MIXED_PER_SECOND} small uploads/s | small p50 ms | small p99 ms | small uploads | heavy median ms | machine busy |\n|---|---:|---:|---:|---:|---:|\n` +
     `| idle server, small uploads only | ${median(mix.idle).toFixed(1)} | ${pct(mix.idle, 99).toFixed(1)} | ${mix.idle.length} | — | — |\n` +
     `| beside the heavy load | ${median(mix.during).toFixed(1)} | ${pct(mix.during, 99).toFixed(1)} | ${mix.during.length} | ${median(mix.heavyLatencies).toFixed(0)} | ${pctOf(mix.busy)} (${pctOf(mix.steal)} stolen) |\n` +
-    `\nmixed p99 vs idle: ${mix.p99Ratio.toFixed(2)}x`
+    `\nmixed p99 vs idle: ${mix.p99Ratio.toFixed(2)}x` +
+    ` (${PROCESSES} processes pooled; each on its own: ${mix.perProcess.map((r) => `${r.toFixed(2)}x`).join(', ')})`
   );
 }
 
@@ -663,7 +687,7 @@ async function main() {
   }
   // BENCH_ONLY=mixed: the mixed row alone (about a minute), for comparing runs of just that.
   if (process.env.BENCH_ONLY === 'mixed') {
-    const mix = await mixed(fake.url, 8 * MiB);
+    const mix = await mixedRepeated(fake.url, 8 * MiB);
     await stop(fake);
     console.log(mixedTable(mix));
     return;
@@ -696,7 +720,9 @@ async function main() {
   direct.busy = busyShare(directStart, machineJiffies());
   const streaming = await heavyRepeated('streaming', fake.url, size);
   const doubled = await heavyRepeated('streaming', fake.url, 2 * size);
-  const buffering = await heavy('buffering', fake.url, size);
+  // Measured as the service is (PROCESSES fresh processes, latencies pooled): one process's median
+  // swung from 4.6 to 5.7 s across runs, and the goal's ratio with it.
+  const buffering = await heavyRepeated('buffering', fake.url, size);
   const floor = await heavy('floor', fake.url, size);
 
   const small = await smallComparison(fake.url);
@@ -705,7 +731,7 @@ async function main() {
   const tracing = await tracingCost(fake.url);
 
   console.error(`bench: the heavy load with ${MIXED_PER_SECOND} small uploads per second alongside…`);
-  const mix = await mixed(fake.url, size);
+  const mix = await mixedRepeated(fake.url, size);
   await stop(fake);
   console.error('bench: oversized upstream answers (300 MiB, gzip bomb)…');
   const oversized = await oversizedAnswers();
@@ -727,7 +753,7 @@ async function main() {
     row('receive-then-send floor (bench-only), 8 MiB files', floor),
     row(`streaming service, 8 MiB files (${PROCESSES} processes)`, streaming),
     row(`streaming service, 16 MiB files (${PROCESSES} processes)`, doubled),
-    row('buffering variant, 8 MiB files', buffering),
+    row(`buffering variant, 8 MiB files (${PROCESSES} processes)`, buffering),
   ];
   console.log(
     `\n| load (${CLIENTS} clients × ${FILES} files, ${ROUNDS} rounds) | median ms | peak RSS MiB | /healthz p99 ms | server CPU s/round | machine busy (${cpus().length} cores) |`,
