@@ -481,8 +481,8 @@ async function mixed(fakeUrl, fileBytes) {
 }
 
 /**
- * The mixed scenario in PROCESSES fresh processes, their latencies pooled. One process gives about
- * 130 small uploads on the idle server and 170 beside the load, so its p99 is its second-worst
+ * The mixed scenario in PROCESSES fresh processes, their latencies pooled. One process gives 128
+ * small uploads on the idle server and 170–220 beside the load, so its p99 is its second-worst
  * upload: the pooled p99 is taken over three times as many.
  */
 async function mixedRepeated(fakeUrl, fileBytes) {

@@ -95,13 +95,14 @@ interface Attempt {
 }
 
 /**
- * A got `beforeRequest` hook that empties `cacheOptions` (there is no cache: they are unused).
- * got spreads them first into the options it hands to `http.request`, then sets about 30 more, and
- * on Node 20's V8 each property set after a non-empty spread makes a new hidden class: every
- * request's options got a shape of their own, and each function that read them, in got and in
- * Node's http, missed its inline caches. Measured on Node 20: 80–100 µs less CPU per POST in a
- * got-only client, and got's options building (0.9% of the service's event loop on small uploads)
- * gone from the profile; Node 24 is not affected (docs/performance.md).
+ * A got `beforeRequest` hook that empties `cacheOptions`: only a `cache` reads them, and the client
+ * sets none (one that does must drop this hook). got spreads them first into the options it hands
+ * to `http.request`, then sets about 30 more, and on Node 20's V8 each property set after a
+ * non-empty spread makes a new hidden class: every request's options had a shape of their own,
+ * and each function that read them, in got and in Node's http, missed its inline caches. Measured
+ * on Node 20: 80–100 µs less CPU per POST in a got-only client, and got's options building (0.9%
+ * of the service's event loop on small uploads) gone from the profile; Node 24 is not affected
+ * (docs/performance.md).
  */
 export function emptyCacheOptions(options: Pick<Options, 'cacheOptions'>): void {
   options.cacheOptions = {};
