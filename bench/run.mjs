@@ -336,15 +336,24 @@ async function heavy(kind, fakeUrl, fileBytes) {
  */
 const PROCESSES = 3;
 
-async function heavyRepeated(kind, fakeUrl, fileBytes) {
+/** A scenario run PROCESSES times, one fresh process after another: each run's result. */
+async function inFreshProcesses(scenario) {
   const runs = [];
-  for (let i = 0; i < PROCESSES; i++) runs.push(await heavy(kind, fakeUrl, fileBytes));
+  for (let i = 0; i < PROCESSES; i++) runs.push(await scenario());
+  return runs;
+}
+
+/** The mean of one numeric field over the runs. */
+const meanOf = (runs, key) => runs.reduce((n, r) => n + r[key], 0) / runs.length;
+
+async function heavyRepeated(kind, fakeUrl, fileBytes) {
+  const runs = await inFreshProcesses(() => heavy(kind, fakeUrl, fileBytes));
   return {
     latencies: runs.flatMap((r) => r.latencies),
     rss: runs.flatMap((r) => r.rss),
     health: runs.flatMap((r) => r.health),
-    cpuPerRound: runs.reduce((n, r) => n + r.cpuPerRound, 0) / runs.length,
-    busy: runs.reduce((n, r) => n + r.busy, 0) / runs.length,
+    cpuPerRound: meanOf(runs, 'cpuPerRound'),
+    busy: meanOf(runs, 'busy'),
   };
 }
 
@@ -486,17 +495,15 @@ async function mixed(fakeUrl, fileBytes) {
  * upload: the pooled p99 is taken over three times as many.
  */
 async function mixedRepeated(fakeUrl, fileBytes) {
-  const runs = [];
-  for (let i = 0; i < PROCESSES; i++) runs.push(await mixed(fakeUrl, fileBytes));
+  const runs = await inFreshProcesses(() => mixed(fakeUrl, fileBytes));
   const idle = runs.flatMap((r) => r.idle);
   const during = runs.flatMap((r) => r.during);
-  const mean = (key) => runs.reduce((n, r) => n + r[key], 0) / runs.length;
   return {
     idle,
     during,
     heavyLatencies: runs.flatMap((r) => r.heavyLatencies),
-    busy: mean('busy'),
-    steal: mean('steal'),
+    busy: meanOf(runs, 'busy'),
+    steal: meanOf(runs, 'steal'),
     p99Ratio: pct(during, 99) / pct(idle, 99),
     perProcess: runs.map((r) => r.p99Ratio),
   };
